@@ -1,0 +1,21 @@
+// The `tendril` binary: the service, the CLI client and the local tools in one executable.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+namespace tendril::cli {
+int& exitCode() {
+  static int code = 0;
+  return code;
+}
+}  // namespace tendril::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"Tendril: grow neural networks on raw data"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "tendril 0.1.0");
+  tendril::cli::addCheckTemplateCommand(app);
+  tendril::cli::addBenchCommand(app);
+  CLI11_PARSE(app, argc, argv);
+  return tendril::cli::exitCode();
+}
