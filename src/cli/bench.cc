@@ -1,4 +1,217 @@
+// `tendril bench`: trains a cluster on a dataset, tests it after every epoch and reports speed,
+// accuracy and size; `--experiment` runs the comparisons the docs report.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli/bench.h"
+#include "cli/bench_data.h"
 #include "cli/commands.h"
+#if __has_include("data/template_json.h")
+#include "data/template_json.h"
+#define HAVE_TJ 1
+#endif
+#include "engine/cluster.h"
+#include "engine/thread_pool.h"
+
 namespace tendril::cli {
-void addBenchCommand(CLI::App& app) { (void)app; }  // placeholder: being written
+
+using Clock = std::chrono::steady_clock;
+
+uint64_t peakRssBytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+Status trainEpoch(engine::Cluster& cluster, const SampleSet& samples, float scale,
+                  const std::function<void(size_t)>& after_sample) {
+  std::vector<float> inputs(samples.inputWidth());
+  std::vector<float> expected(samples.outputWidth());
+  for (size_t i = 0; i < samples.count(); ++i) {
+    samples.sample(i, scale, inputs, expected);
+    TENDRIL_RETURN_IF_ERROR(cluster.train(inputs, expected));
+    if (after_sample) after_sample(i);
+  }
+  return Status::Ok();
+}
+
+Result<double> testAccuracy(const engine::Cluster& cluster, const SampleSet& samples, float scale,
+                            engine::ThreadPool& pool) {
+  // Requests run in parallel across samples, in chunks so each chunk reuses one workspace.
+  constexpr size_t kChunk = 256;
+  const size_t chunks = (samples.count() + kChunk - 1) / kChunk;
+  std::vector<size_t> hits(chunks, 0);
+  std::vector<Status> errors(chunks);
+  pool.parallelFor(chunks, [&](size_t c) {
+    engine::Workspace workspace;
+    std::vector<float> inputs(samples.inputWidth());
+    std::vector<float> outputs(samples.outputWidth());
+    for (size_t i = c * kChunk; i < std::min(samples.count(), (c + 1) * kChunk); ++i) {
+      samples.sample(i, scale, inputs, {});
+      Status status = cluster.request(inputs, outputs, workspace);
+      if (!status.ok()) {
+        errors[c] = status;
+        return;
+      }
+      if (samples.correct(i, outputs)) ++hits[c];
+    }
+  });
+  for (const Status& error : errors) {
+    if (!error.ok()) return error;
+  }
+  size_t total = 0;
+  for (size_t h : hits) total += h;
+  return static_cast<double>(total) / static_cast<double>(samples.count());
+}
+
+Result<EpochReport> runEpoch(engine::Cluster& cluster, const BenchData& data, float scale,
+                             engine::ThreadPool& pool, int epoch) {
+  EpochReport report;
+  report.epoch = epoch;
+  const auto train_start = Clock::now();
+  TENDRIL_RETURN_IF_ERROR(trainEpoch(cluster, *data.train, scale, nullptr));
+  report.train_seconds = secondsSince(train_start);
+  report.train_samples_per_second = static_cast<double>(data.train->count()) / report.train_seconds;
+  const auto test_start = Clock::now();
+  Result<double> accuracy = testAccuracy(cluster, *data.test, scale, pool);
+  if (!accuracy.ok()) return accuracy.status();
+  const double test_seconds = secondsSince(test_start);
+  report.test_accuracy = *accuracy;
+  report.request_samples_per_second = static_cast<double>(data.test->count()) / test_seconds;
+  const engine::ClusterStats stats = cluster.stats();
+  report.synapses = stats.synapses;
+  report.sections = stats.sections;
+  report.bytes = stats.bytes;
+  report.bytes_per_synapse =
+      stats.synapses == 0 ? 0.0 : static_cast<double>(stats.synapse_bytes) / static_cast<double>(stats.synapses);
+  report.peak_rss_bytes = peakRssBytes();
+  return report;
+}
+
+void printEpochHeader() {
+  std::printf("%5s %9s %11s %9s %12s %10s %9s %10s\n", "epoch", "train_s", "train/s", "accuracy",
+              "request/s", "synapses", "B/synapse", "peak_MiB");
+}
+
+void printEpoch(const EpochReport& r) {
+  std::printf("%5d %9.3f %11.0f %8.2f%% %12.0f %10llu %9.2f %10.1f\n", r.epoch, r.train_seconds,
+              r.train_samples_per_second, 100.0 * r.test_accuracy, r.request_samples_per_second,
+              static_cast<unsigned long long>(r.synapses), r.bytes_per_synapse,
+              static_cast<double>(r.peak_rss_bytes) / (1024.0 * 1024.0));
+  std::fflush(stdout);
+}
+
+nlohmann::json epochJson(const EpochReport& r) {
+  return {{"epoch", r.epoch},
+          {"train_seconds", r.train_seconds},
+          {"train_samples_per_second", r.train_samples_per_second},
+          {"test_accuracy", r.test_accuracy},
+          {"request_samples_per_second", r.request_samples_per_second},
+          {"synapses", r.synapses},
+          {"sections", r.sections},
+          {"bytes", r.bytes},
+          {"bytes_per_synapse", r.bytes_per_synapse},
+          {"peak_rss_bytes", r.peak_rss_bytes}};
+}
+
+Status writeJson(const std::string& path, const nlohmann::json& document) {
+  std::ofstream out(path, std::ios::trunc);
+  out << document.dump(2) << "\n";
+  out.close();
+  if (!out) return Status::Io("cannot write " + path);
+  return Status::Ok();
+}
+
+Result<engine::Template> benchTemplate(const BenchOptions& options, const BenchData& data) {
+  engine::Template tmpl = data.default_template;
+  if (!options.template_path.empty()) {
+    std::ifstream in(options.template_path);
+    if (!in) return Status::NotFound("cannot read template " + options.template_path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+#ifdef HAVE_TJ
+    Result<engine::Template> parsed = data::parseTemplateAny(text);
+#else
+    Result<engine::Template> parsed = engine::parseTemplateText(text);
+#endif
+    if (!parsed.ok()) return parsed.status();
+    tmpl = std::move(parsed).value();
+  }
+  for (const auto& [key, value] : options.settings) {
+    TENDRIL_RETURN_IF_ERROR(engine::applySetting(tmpl.settings, key, value));
+  }
+  return tmpl;
+}
+
+Status runPlainBench(const BenchOptions& options) {
+  Result<BenchData> data = loadBenchData(options.dataset);
+  if (!data.ok()) return data.status();
+  Result<engine::Template> tmpl = benchTemplate(options, *data);
+  if (!tmpl.ok()) return tmpl.status();
+  engine::ThreadPool pool(options.threads);
+  Result<std::unique_ptr<engine::Cluster>> cluster =
+      engine::Cluster::create(*tmpl, options.threads > 1 ? &pool : nullptr);
+  if (!cluster.ok()) return cluster.status();
+  std::printf("dataset %s: %zu train / %zu test samples, %u thread(s)\n", options.dataset.c_str(),
+              data->train->count(), data->test->count(), options.threads);
+  printEpochHeader();
+  nlohmann::json epochs = nlohmann::json::array();
+  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+    Result<EpochReport> report = runEpoch(**cluster, *data, 1.0f, pool, epoch);
+    if (!report.ok()) return report.status();
+    printEpoch(*report);
+    epochs.push_back(epochJson(*report));
+  }
+  if (!options.json_path.empty()) {
+    nlohmann::json document = {{"dataset", options.dataset},
+                               {"threads", options.threads},
+                               {"template", options.template_path.empty()
+                                                ? std::string("default")
+                                                : options.template_path},
+                               {"settings", options.settings},
+                               {"epochs", epochs}};
+    TENDRIL_RETURN_IF_ERROR(writeJson(options.json_path, document));
+  }
+  return Status::Ok();
+}
+
+void addBenchCommand(CLI::App& app) {
+  auto options = std::make_shared<BenchOptions>();
+  CLI::App* bench = app.add_subcommand("bench", "Train and test a cluster on a dataset, report speed and accuracy");
+  bench->add_option("--dataset", options->dataset, "fashion-mnist, mnist10k or csv-staircase")
+      ->required();
+  bench->add_option("--epochs", options->epochs, "Training epochs")->check(CLI::Range(1, 1000));
+  bench->add_option("--threads", options->threads, "Threads for training and requests")
+      ->check(CLI::Range(1, 256));
+  bench->add_option("--template", options->template_path, "Template file (text or JSON)");
+  bench->add_option("--json", options->json_path, "Write the figures as JSON to this file");
+  bench->add_option("--set", options->raw_settings, "Override a template setting: KEY=VALUE");
+  bench->add_option("--experiment", options->experiment,
+                    "scale, outlier, reduction, growth or threads");
+  bench->add_option("--csv", options->csv_path, "growth experiment: CSV output file");
+  bench->callback([options] {
+    for (const std::string& raw : options->raw_settings) {
+      const size_t eq = raw.find('=');
+      if (eq == std::string::npos) {
+        std::fprintf(stderr, "tendril bench: --set expects KEY=VALUE, got \"%s\"\n", raw.c_str());
+        exitCode() = 2;
+        return;
+      }
+      options->settings.emplace_back(raw.substr(0, eq), raw.substr(eq + 1));
+    }
+    Status status = options->experiment.empty() ? runPlainBench(*options) : runExperiment(*options);
+    if (!status.ok()) {
+      std::fprintf(stderr, "tendril bench: %s\n", status.toString().c_str());
+      exitCode() = 1;
+    }
+  });
+}
+
 }  // namespace tendril::cli

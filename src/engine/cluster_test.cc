@@ -1,1 +1,247 @@
-// placeholder: being written
+#include "engine/cluster.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/cluster_state.h"
+#include "engine/test_support.h"
+#include "engine/thread_pool.h"
+
+namespace tendril::engine {
+namespace {
+
+using testing::addSection;
+using testing::lineTemplate;
+using testing::makeCluster;
+
+// One input value without sign split: input neuron 0, hidden neurons 1..64 (block 0), output
+// neurons 65..74 (block 1).
+std::unique_ptr<Cluster> workedExampleCluster() {
+  Template tmpl = lineTemplate(1, 64, 10);
+  tmpl.settings.sign_split_inputs = false;
+  return makeCluster(tmpl);
+}
+
+constexpr uint32_t kHidden0 = 1;
+constexpr uint32_t kOutput0 = 65;
+
+// hanami-core.md §3.5, "H4 section, inference".
+TEST(ClusterWorkedExample, InferenceWalkStopsInsidePartlyCoveredSynapse) {
+  auto cluster = workedExampleCluster();
+  ASSERT_NE(cluster, nullptr);
+  ClusterState& state = cluster->state();
+  addSection(state, 0, 0, 0.0f, {{100, 0.10f, 3}, {50, -0.05f, 7}, {20, 0.08f, 3}});
+  const size_t n = state.neuronCount();
+  std::vector<float> input(n, 0.0f), activation(n, 0.0f), carried(n, 0.0f);
+  std::vector<uint8_t> refractory(n, 1);
+  const float value = 130.0f;
+  writeInputs(state, {&value, 1}, activation);
+  forwardInfer(state, input, activation, carried, refractory);
+  EXPECT_NEAR(carried[kHidden0 + 3], 0.10f, 1e-7);    // s0 fully passed
+  EXPECT_NEAR(carried[kHidden0 + 7], -0.03f, 1e-7);   // s1 covered 30 of 50
+  EXPECT_NEAR(activation[kHidden0 + 3], 0.13750, 1e-5);  // log2(1.10)
+  EXPECT_EQ(activation[kHidden0 + 7], 0.0f);           // negative: inactive
+}
+
+// hanami-core.md §3.5, "H4 section, training, split".
+TEST(ClusterWorkedExample, TrainingWalkSplitsWideSynapse) {
+  auto cluster = workedExampleCluster();
+  ClusterState& state = cluster->state();
+  const uint32_t index =
+      addSection(state, 0, 0, 0.0f, {{100, 0.10f, 3}, {50, -0.05f, 7}, {20, 0.08f, 3}});
+  const float value = 110.0f;
+  writeInputs(state, {&value, 1}, state.activation);
+  std::vector<std::vector<GrowthRequest>> growth(state.blocks.size());
+  forwardTrain(state, growth);
+  const BlockState& block = state.blocks[0];
+  const SectionHeader& section = block.sections[index];
+  ASSERT_EQ(section.count, 3);
+  EXPECT_EQ(metaBorder(block.meta[section.start + 0]), 100.0f);
+  EXPECT_EQ(metaBorder(block.meta[section.start + 1]), 25.0f);
+  EXPECT_EQ(metaBorder(block.meta[section.start + 2]), 45.0f);
+  EXPECT_NEAR(state.carried[kHidden0 + 7], -0.02f, 1e-7);  // -0.05 * 10 / 25
+  EXPECT_NEAR(state.carried[kHidden0 + 3], 0.10f, 1e-7);
+}
+
+// hanami-core.md §3.5, "H4 backward".
+TEST(ClusterWorkedExample, BackwardUpdatesWeightAndHiddenDelta) {
+  auto cluster = workedExampleCluster();
+  ClusterState& state = cluster->state();
+  const uint32_t index = addSection(state, 1, kHidden0, 0.0f, {{0.1f, 0.3f, 0}});
+  state.activation[kHidden0] = 0.1375035f;
+  state.activation[kOutput0] = 1.0f / (1.0f + std::exp(-0.5f));
+  std::vector<float> expected(10, 0.0f);
+  expected[0] = 1.0f;
+  backward(state, expected);
+  EXPECT_NEAR(state.delta[kOutput0], -0.0887235f, 1e-6);
+  const BlockState& block = state.blocks[1];
+  EXPECT_NEAR(block.weights[block.sections[index].start], 0.3044362f, 1e-6);
+  EXPECT_NEAR(state.delta[kHidden0], -0.0349095f, 1e-6);
+}
+
+// spec/engine.md §5: constant input 100, cooldown 1.5, refractory 3 gives the carried values
+// 100, 66.7, 44.4, 129.6, ... (integration every third cycle, division every cycle).
+TEST(ClusterSpiking, MatchesTheDocumentedFigure) {
+  Template tmpl = lineTemplate(1, 64, 10);
+  tmpl.settings.neuron_cooldown = 1.5;
+  tmpl.settings.refractory_time = 3;
+  auto cluster = makeCluster(tmpl);
+  ASSERT_NE(cluster, nullptr);
+  ClusterState& state = cluster->state();
+  const uint32_t neuron = state.bricks[1].first_neuron;
+  const std::vector<float> figure = {100.0f,   66.6667f, 44.4444f, 129.6296f,
+                                     86.4198f, 57.6132f, 138.4088f};
+  std::vector<std::vector<GrowthRequest>> growth(state.blocks.size());
+  for (float carried : figure) {
+    state.input[neuron] = 100.0f;
+    forwardTrain(state, growth);
+    EXPECT_NEAR(state.carried[neuron], carried, 1e-3);
+    EXPECT_NEAR(state.activation[neuron], std::log2(1.0f + carried), 1e-4);
+  }
+}
+
+TEST(ClusterGrowth, FirstSampleGrowsOneSynapseTakingTheWholeValue) {
+  Template tmpl = lineTemplate(1, 64, 2);
+  tmpl.settings.sign_split_inputs = false;
+  auto cluster = makeCluster(tmpl);
+  const float value = 200.0f;
+  const float expected[2] = {1.0f, 0.0f};
+  ASSERT_TRUE(cluster->train({&value, 1}, expected).ok());
+  const ClusterState& state = cluster->state();
+  EXPECT_EQ(state.section_count[0], 1);
+  uint64_t synapses = 0;
+  for (const BlockState& block : state.blocks) {
+    for (const SectionHeader& s : block.sections) {
+      if (s.source != 0) continue;
+      ASSERT_EQ(s.count, 1);
+      EXPECT_EQ(metaBorder(block.meta[s.start]), 200.0f);
+      EXPECT_LT(std::abs(block.weights[s.start]), 0.21f);
+      ++synapses;
+    }
+  }
+  EXPECT_EQ(synapses, 1u);
+  EXPECT_EQ(cluster->stats().cycles_trained, 1u);
+}
+
+TEST(ClusterGrowth, FullSectionWithPotentialLeftGetsASuccessor) {
+  Template tmpl = lineTemplate(1, 64, 2);
+  tmpl.settings.sign_split_inputs = false;
+  tmpl.settings.synapses_per_section = 4;
+  auto cluster = makeCluster(tmpl);
+  ClusterState& state = cluster->state();
+  addSection(state, 0, 0, 0.0f, {{10, 0.1f, 1}, {10, 0.1f, 2}, {10, 0.1f, 3}, {10, 0.1f, 4}});
+  const float value = 50.0f;
+  const float expected[2] = {1.0f, 0.0f};
+  ASSERT_TRUE(cluster->train({&value, 1}, expected).ok());
+  EXPECT_EQ(state.section_count[0], 2);
+  bool found = false;
+  for (const BlockState& block : state.blocks) {
+    for (const SectionHeader& s : block.sections) {
+      if (s.source == 0 && s.offset == 40.0f) found = true;
+    }
+  }
+  EXPECT_TRUE(found) << "successor section with offset 40 (consumed potential) expected";
+}
+
+TEST(ClusterReduction, RemovesDeadSynapsesAndKeepsLaterThresholds) {
+  Template tmpl = lineTemplate(1, 64, 2);
+  tmpl.settings.sign_split_inputs = false;
+  tmpl.settings.enable_reduction = true;
+  auto cluster = makeCluster(tmpl);
+  ClusterState& state = cluster->state();
+  const uint32_t index = addSection(
+      state, 0, 0, 0.0f, {{1, 0.1f, 1, 1}, {2, 0.2f, 2, 10}, {3, 0.3f, 3, 1}, {4, 0.4f, 4, 5}});
+  reduce(state);
+  const BlockState& block = state.blocks[0];
+  const SectionHeader& s = block.sections[index];
+  ASSERT_EQ(s.count, 2);
+  EXPECT_EQ(s.offset, 1.0f);                               // first border moved into the offset
+  EXPECT_EQ(metaBorder(block.meta[s.start]), 5.0f);        // 2 + the removed 3
+  EXPECT_EQ(metaBorder(block.meta[s.start + 1]), 4.0f);
+  EXPECT_EQ(metaCounter(block.meta[s.start]), 10u);        // persistent: untouched
+  EXPECT_EQ(metaCounter(block.meta[s.start + 1]), 4u);
+  EXPECT_EQ(block.weights[s.start], 0.2f);
+  EXPECT_EQ(block.weights[s.start + 1], 0.4f);
+}
+
+TEST(ClusterReduction, EmptySectionIsReleasedAndRecreatedNextCycle) {
+  Template tmpl = lineTemplate(1, 64, 2);
+  tmpl.settings.sign_split_inputs = false;
+  tmpl.settings.enable_reduction = true;
+  auto cluster = makeCluster(tmpl);
+  ClusterState& state = cluster->state();
+  const uint32_t index = addSection(state, 0, 0, 7.0f, {{1, 0.1f, 1, 1}});
+  reduce(state);
+  EXPECT_EQ(state.blocks[0].sections[index].source, kFreeSection);
+  EXPECT_EQ(state.section_count[0], 0);
+  ASSERT_EQ(state.pending_recreate.size(), 1u);
+  EXPECT_EQ(state.pending_recreate[0].offset, 7.0f);
+  const float value = 0.0f;  // an inactive input: only the release is re-created
+  const float expected[2] = {0.0f, 0.0f};
+  ASSERT_TRUE(cluster->train({&value, 1}, expected).ok());
+  EXPECT_EQ(state.section_count[0], 1);
+  EXPECT_TRUE(state.pending_recreate.empty());
+}
+
+TEST(ClusterApi, RejectsWrongWidthsAndNonFiniteValues) {
+  auto cluster = makeCluster(lineTemplate(4, 64, 2));
+  std::vector<float> inputs(4, 1.0f), expected(2, 0.0f), outputs(2);
+  EXPECT_EQ(cluster->train(std::vector<float>(3, 1.0f), expected).code(), Code::kInvalidArgument);
+  EXPECT_EQ(cluster->train(inputs, std::vector<float>(3)).code(), Code::kInvalidArgument);
+  inputs[2] = std::nanf("");
+  EXPECT_EQ(cluster->train(inputs, expected).code(), Code::kInvalidArgument);
+  Workspace workspace;
+  EXPECT_EQ(cluster->request(inputs, outputs, workspace).code(), Code::kInvalidArgument);
+  inputs[2] = 1.0f;
+  std::vector<float> too_wide(5);
+  EXPECT_EQ(cluster->request(inputs, too_wide, workspace).code(), Code::kInvalidArgument);
+  EXPECT_EQ(cluster->stats().cycles_trained, 0u);  // nothing was trained by the bad calls
+}
+
+void trainBand(Cluster& cluster, uint32_t count, uint64_t seed) {
+  for (const auto& s : testing::bandTask(count, 32, 4, 255.0f, seed)) {
+    ASSERT_TRUE(cluster.train(s.inputs, s.expected).ok());
+  }
+}
+
+TEST(ClusterDeterminism, SameSeedSameDataIsBitIdenticalForAnyThreadCount) {
+  for (bool reduction : {false, true}) {
+    Template tmpl = lineTemplate(32, 200, 4);
+    tmpl.settings.enable_reduction = reduction;
+    tmpl.settings.seed = 42;
+    auto single = makeCluster(tmpl);
+    ThreadPool two(2), four(4);
+    auto parallel2 = makeCluster(tmpl, &two);
+    auto parallel4 = makeCluster(tmpl, &four);
+    trainBand(*single, 600, 9);
+    trainBand(*parallel2, 600, 9);
+    trainBand(*parallel4, 600, 9);
+    EXPECT_GT(single->stats().synapses, 100u);
+    EXPECT_TRUE(single->sameStateAs(*parallel2)) << "reduction " << reduction;
+    EXPECT_TRUE(single->sameStateAs(*parallel4)) << "reduction " << reduction;
+    tmpl.settings.seed = 43;
+    auto other_seed = makeCluster(tmpl);
+    trainBand(*other_seed, 600, 9);
+    EXPECT_FALSE(single->sameStateAs(*other_seed));
+  }
+}
+
+TEST(ClusterRequest, NeverChangesTheClusterAndRepeatsExactly) {
+  Template tmpl = lineTemplate(32, 128, 4);
+  auto a = makeCluster(tmpl);
+  auto b = makeCluster(tmpl);
+  trainBand(*a, 300, 1);
+  trainBand(*b, 300, 1);
+  Workspace workspace;
+  std::vector<float> first(4), second(4);
+  for (const auto& s : testing::bandTask(50, 32, 4, 255.0f, 77)) {
+    ASSERT_TRUE(a->request(s.inputs, first, workspace).ok());
+    ASSERT_TRUE(a->request(s.inputs, second, workspace).ok());
+    EXPECT_EQ(first, second);
+  }
+  EXPECT_TRUE(a->sameStateAs(*b));
+}
+
+}  // namespace
+}  // namespace tendril::engine

@@ -1,1 +1,51 @@
-// placeholder: being written
+// Reduction: synapses that do not keep proving useful are removed.
+//
+// Every kReductionInterval training cycles each synapse whose activity counter is below
+// kPersistentCounter loses one; a synapse whose counter reaches 0 is removed and its section
+// compacted. The removed border is not lost: it is merged into the previous synapse of the
+// section (or, for the first synapse, into the section's offset), so every later synapse keeps
+// the cumulative threshold at which it starts. A section left empty is released; its source
+// neuron gets a fresh section with the same offset at the end of the next training cycle.
+#include "engine/cluster_state.h"
+
+namespace tendril::engine {
+
+void reduce(ClusterState& state) {
+  for (BlockState& block : state.blocks) {
+    for (SectionHeader& section : block.sections) {
+      if (section.source == kFreeSection) continue;
+      const float original_offset = section.offset;
+      uint32_t kept = 0;
+      for (uint32_t i = 0; i < section.count; ++i) {
+        uint32_t meta = block.meta[section.start + i];
+        const uint32_t counter = metaCounter(meta);
+        if (counter < kPersistentCounter) {
+          meta = withCounter(meta, counter - 1);
+          if (counter - 1 == 0) {
+            const float border = metaBorder(meta);
+            if (kept == 0) {
+              section.offset += border;
+            } else {
+              uint32_t& previous = block.meta[section.start + kept - 1];
+              previous = withBorder(previous, metaBorder(previous) + border);
+            }
+            continue;
+          }
+        }
+        block.meta[section.start + kept] = meta;
+        block.weights[section.start + kept] = block.weights[section.start + i];
+        ++kept;
+      }
+      section.count = static_cast<uint16_t>(kept);
+      if (kept == 0) {
+        state.pending_recreate.push_back({section.source, original_offset, section.has_successor});
+        --state.section_count[section.source];
+        block.hole_synapses += section.capacity;
+        section = SectionHeader{};
+        ++block.free_headers;
+      }
+    }
+  }
+}
+
+}  // namespace tendril::engine

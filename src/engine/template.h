@@ -28,6 +28,7 @@ struct Position {
 std::string toString(const Position& position);  // "1,2,1"
 
 enum class BrickRole : uint8_t { kHidden = 0, kInput = 1, kOutput = 2 };
+std::string_view toString(BrickRole role);  // "hidden", "input" or "output"
 
 struct BrickSpec {
   Position position;
@@ -35,7 +36,11 @@ struct BrickSpec {
   std::string name;      // I/O name for input and output bricks; empty for hidden bricks
   uint32_t neurons = 0;  // I/O width for input/output bricks; capacity for hidden bricks
   int line = 0;          // 1-based source line of the position (text format); 0 if unknown
+  friend bool operator==(const BrickSpec&, const BrickSpec&) = default;
 };
+
+// How messages name a brick: "brick 2,1,1 (line 5)", or "brick 2,1,1" when the line is unknown.
+std::string describeBrick(const BrickSpec& brick);
 
 // How the output error is measured in the backward pass.
 enum class OutputLoss : uint8_t {
@@ -91,7 +96,8 @@ const std::vector<SettingInfo>& settingInfos();
 // Errors name the line ("line 7: ...") or the brick ("brick 2,1,1: ...").
 Result<Template> parseTemplateText(std::string_view text, const TemplateLimits& limits = {});
 
-// Writes a template in the text format; parseTemplateText(formatTemplateText(t)) == t.
+// Writes a template in the text format, every setting included. parseTemplateText() of the
+// result equals `tmpl` except for BrickSpec::line, which then holds the lines of the written text.
 std::string formatTemplateText(const Template& tmpl);
 
 // Checks everything a parser cannot see line by line: neuron counts and caps, duplicate
@@ -103,5 +109,9 @@ Status validateTemplate(const Template& tmpl, const TemplateLimits& limits = {})
 // Unknown keys and out-of-range values give an InvalidArgument naming the key.
 Status applySetting(Settings& settings, std::string_view key, std::string_view value,
                     const TemplateLimits& limits = {});
+
+// The value of one setting as text that applySetting() reads back exactly (shortest round-trip
+// form for floats); empty for an unknown key. Used by the formatter, the JSON writer and the CLI.
+std::string settingValueText(const Settings& settings, std::string_view key);
 
 }  // namespace tendril::engine

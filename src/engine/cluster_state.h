@@ -1,0 +1,170 @@
+// The complete internal state of a cluster and the operations the passes share.
+//
+// Private to the engine (and its checkpoint code and tests). Layout, in short:
+// - Neurons live in flat per-cluster arrays indexed by a global neuron index; each brick owns a
+//   contiguous range, cut into neuron blocks of kBlockSize.
+// - Every section is stored with the neuron block it targets (a block's sections are written
+//   only by that block's task, which makes a cycle race-free when blocks run in parallel).
+// - Synapses are structure-of-arrays per block: `weights` (f32) and `meta` (u32 packing the
+//   border, the activity counter and the target neuron) — 8 bytes per synapse. A section is a
+//   contiguous run [start, start + count) of those arrays with room for `capacity` synapses.
+#pragma once
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/cluster.h"
+#include "engine/template.h"
+
+namespace tendril::engine {
+
+inline constexpr uint32_t kBlockSize = 64;            // neurons per neuron block
+inline constexpr float kPotentialCutoff = 0.01f;      // a walk stops when p <= this
+inline constexpr uint8_t kNewSynapseCounter = 5;      // activity counter of a new synapse
+inline constexpr uint8_t kPersistentCounter = 10;     // counter value that is never reduced
+inline constexpr uint32_t kReductionInterval = 100;   // training cycles between reductions
+inline constexpr float kInitialWeightRange = 0.2f;    // new weights are +-U[0, 0.2)
+inline constexpr uint32_t kFreeSection = 0xFFFFFFFFu; // SectionHeader::source of a free header
+inline constexpr uint32_t kCapacityStep = 8;          // sections grow their room in these steps
+
+// --- Synapse meta word ------------------------------------------------------------------------
+// bits 0..21  border: a positive f32 with the sign bit dropped and the mantissa cut to 14 bits
+//             (relative precision 2^-14; any positive finite float's range is kept)
+// bits 22..25 activity counter 0..10
+// bits 26..31 target neuron within the block 0..63
+inline constexpr uint32_t kBorderMask = 0x003FFFFFu;
+
+inline float metaBorder(uint32_t meta) { return std::bit_cast<float>((meta & kBorderMask) << 9); }
+inline uint32_t metaCounter(uint32_t meta) { return (meta >> 22) & 0xFu; }
+inline uint32_t metaTarget(uint32_t meta) { return meta >> 26; }
+// Truncates a positive border to the stored precision.
+inline uint32_t borderBits(float border) { return std::bit_cast<uint32_t>(border) >> 9; }
+inline float quantizeBorder(float border) { return metaBorder(borderBits(border)); }
+inline uint32_t makeMeta(float border, uint32_t counter, uint32_t target) {
+  return borderBits(border) | (counter << 22) | (target << 26);
+}
+inline uint32_t withBorder(uint32_t meta, float border) {
+  return (meta & ~kBorderMask) | borderBits(border);
+}
+inline uint32_t withCounter(uint32_t meta, uint32_t counter) {
+  return (meta & ~(0xFu << 22)) | (counter << 22);
+}
+
+// One section: a chain piece of synapses owned by one source neuron, all targeting one block.
+struct SectionHeader {
+  uint32_t source = kFreeSection;  // global index of the source neuron
+  float offset = 0.0f;             // potential already consumed by the earlier sections
+  uint32_t start = 0;              // first synapse in the block's arrays
+  uint16_t count = 0;              // synapses in use
+  uint8_t capacity = 0;            // synapses the run has room for
+  uint8_t has_successor = 0;       // a successor section was already requested
+};
+static_assert(sizeof(SectionHeader) == 16);
+
+// Everything targeting one neuron block.
+struct BlockState {
+  uint32_t brick = 0;
+  uint32_t first_neuron = 0;  // global index of neuron 0 of the block
+  uint32_t size = 0;          // neurons in the block (<= kBlockSize)
+  std::vector<SectionHeader> sections;
+  std::vector<float> weights;
+  std::vector<uint32_t> meta;
+  uint32_t free_headers = 0;   // headers with source == kFreeSection
+  uint32_t hole_synapses = 0;  // synapse slots no section owns (compacted when large)
+};
+
+struct BrickState {
+  BrickRole role = BrickRole::kHidden;
+  uint32_t first_neuron = 0;
+  uint32_t neuron_count = 0;  // internal neurons (2 x width for sign-split input bricks)
+  uint32_t width = 0;         // I/O values (input/output bricks), neuron count otherwise
+  uint32_t first_block = 0;
+  uint32_t block_count = 0;
+  std::vector<uint32_t> possible_targets;  // brick indices; empty for output bricks
+};
+
+// A section to create after the cycle (growth is applied in a deterministic order).
+struct GrowthRequest {
+  uint32_t source = 0;
+  float offset = 0.0f;
+  uint8_t has_successor = 0;
+};
+
+class ThreadPool;
+
+class ClusterState {
+ public:
+  Template tmpl;
+  std::vector<Port> inputs;
+  std::vector<Port> outputs;
+  uint32_t input_width = 0;
+  uint32_t output_width = 0;
+
+  std::vector<BrickState> bricks;
+  std::vector<uint32_t> order;  // topological processing order (non-input bricks only)
+  std::vector<BlockState> blocks;
+
+  // Per neuron (global index).
+  std::vector<uint32_t> neuron_brick;
+  std::vector<uint8_t> section_count;  // sections owned
+  std::vector<float> carried;          // spiking: integrated potential carried between cycles
+  std::vector<uint8_t> refractory;     // spiking: countdown to the next integration
+  // Per cycle values of the training path (requests use a Workspace instead).
+  std::vector<float> input;       // accumulated input of this cycle
+  std::vector<float> activation;  // value passed into the neuron's sections (0 if inactive)
+  std::vector<float> delta;       // backward pass: error term
+
+  uint64_t cycle = 0;               // training cycles done
+  uint32_t reduction_counter = 0;   // training cycles since the last reduction
+  std::vector<GrowthRequest> pending_recreate;  // sections released by reduction
+
+  // Scratch reused across cycles (not state): per block, each section's backward sum, and the
+  // growth requests collected during a forward pass.
+  std::vector<std::vector<float>> section_sums;
+  std::vector<std::vector<GrowthRequest>> growth;
+
+  ThreadPool* pool = nullptr;
+
+  uint32_t neuronCount() const { return static_cast<uint32_t>(neuron_brick.size()); }
+  bool spikingEnabled() const {
+    return tmpl.settings.refractory_time != 1 || tmpl.settings.neuron_cooldown < 1e6;
+  }
+};
+
+// Builds the state of an empty cluster. Assumes a validated template.
+Result<std::unique_ptr<ClusterState>> buildClusterState(const Template& tmpl);
+
+// --- Passes (forward.cc, backward.cc, reduction.cc) -------------------------------------------
+
+// Writes the sample into the input neurons' activations (sign split when enabled).
+void writeInputs(const ClusterState& state, std::span<const float> values,
+                 std::span<float> activation);
+
+// Training forward pass over all non-input bricks; appends growth requests per block.
+void forwardTrain(ClusterState& state, std::vector<std::vector<GrowthRequest>>& growth);
+
+// Inference over all non-input bricks into the workspace arrays.
+void forwardInfer(const ClusterState& state, std::span<float> input, std::span<float> activation,
+                  std::span<float> carried, std::span<uint8_t> refractory);
+
+// Backward pass after forwardTrain.
+void backward(ClusterState& state, std::span<const float> expected);
+
+// One reduction pass: counters down, dead synapses removed, empty sections released.
+void reduce(ClusterState& state);
+
+// Creates a section for `source` targeting a brick drawn from its brick's possible targets.
+// Returns false when the neuron already owns the maximum number of sections.
+bool createSection(ClusterState& state, const GrowthRequest& request, uint64_t key);
+
+// Makes room for one more synapse at the end of section `index` of `block` (relocating or
+// compacting the block's arrays as needed). Returns the section's (possibly new) start.
+uint32_t reserveSynapse(BlockState& block, uint32_t index, uint32_t max_capacity);
+
+// Bytes held by the synapse storage of a block.
+uint64_t blockBytes(const BlockState& block);
+
+}  // namespace tendril::engine

@@ -1,0 +1,89 @@
+// Helpers shared by the engine's tests: small templates, generated data, hand-made sections.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "engine/cluster.h"
+#include "engine/cluster_state.h"
+#include "engine/random.h"
+#include "engine/template.h"
+
+namespace tendril::engine::testing {
+
+// Input brick `in` wide at 1,1,1, a hidden brick at 2,1,1, an output brick at 3,1,1.
+inline Template lineTemplate(uint32_t in, uint32_t hidden, uint32_t out) {
+  Template tmpl;
+  tmpl.bricks.push_back({{1, 1, 1}, BrickRole::kInput, "in", in, 0});
+  tmpl.bricks.push_back({{2, 1, 1}, BrickRole::kHidden, "", hidden, 0});
+  tmpl.bricks.push_back({{3, 1, 1}, BrickRole::kOutput, "out", out, 0});
+  return tmpl;
+}
+
+inline std::unique_ptr<Cluster> makeCluster(const Template& tmpl, ThreadPool* pool = nullptr) {
+  Result<std::unique_ptr<Cluster>> cluster = Cluster::create(tmpl, pool);
+  return cluster.ok() ? std::move(cluster).value() : nullptr;
+}
+
+// Appends a section with the given synapses to `block`; returns its header index.
+struct SynapseSpec {
+  float border;
+  float weight;
+  uint32_t target;
+  uint32_t counter = kNewSynapseCounter;
+};
+inline uint32_t addSection(ClusterState& state, uint32_t block_index, uint32_t source,
+                           float offset, const std::vector<SynapseSpec>& synapses) {
+  BlockState& block = state.blocks[block_index];
+  SectionHeader header;
+  header.source = source;
+  header.offset = offset;
+  header.start = static_cast<uint32_t>(block.weights.size());
+  header.count = static_cast<uint16_t>(synapses.size());
+  header.capacity = static_cast<uint8_t>(state.tmpl.settings.synapses_per_section);
+  for (const SynapseSpec& s : synapses) {
+    block.weights.push_back(s.weight);
+    block.meta.push_back(makeMeta(s.border, s.counter, s.target));
+  }
+  block.weights.resize(header.start + header.capacity, 0.0f);
+  block.meta.resize(header.start + header.capacity, 0u);
+  block.sections.push_back(header);
+  ++state.section_count[source];
+  return static_cast<uint32_t>(block.sections.size() - 1);
+}
+
+// A generated classification task: `classes` classes over `width` raw inputs in 0..range.
+// Class k lights up its own band of inputs strongly and the rest weakly, with seeded noise.
+struct Sample {
+  std::vector<float> inputs;
+  std::vector<float> expected;
+  uint32_t label = 0;
+};
+inline std::vector<Sample> bandTask(uint32_t count, uint32_t width, uint32_t classes, float range,
+                                    uint64_t seed) {
+  std::vector<Sample> samples(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    Sample& s = samples[i];
+    s.label = uniformBelow(hashKeys(seed, {i, 0}), classes);
+    s.inputs.resize(width);
+    s.expected.assign(classes, 0.0f);
+    s.expected[s.label] = 1.0f;
+    const uint32_t band = width / classes;
+    for (uint32_t j = 0; j < width; ++j) {
+      const float noise = unitFloat(hashKeys(seed, {i, j + 1}));
+      const bool lit = j / band == s.label;
+      s.inputs[j] = range * (lit ? 0.6f + 0.4f * noise : 0.25f * noise);
+    }
+  }
+  return samples;
+}
+
+inline uint32_t argmax(const std::vector<float>& values) {
+  uint32_t best = 0;
+  for (uint32_t i = 1; i < values.size(); ++i) {
+    if (values[i] > values[best]) best = i;
+  }
+  return best;
+}
+
+}  // namespace tendril::engine::testing
