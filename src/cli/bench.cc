@@ -10,10 +10,7 @@
 #include "cli/bench.h"
 #include "cli/bench_data.h"
 #include "cli/commands.h"
-#if __has_include("data/template_json.h")
 #include "data/template_json.h"
-#define HAVE_TJ 1
-#endif
 #include "engine/cluster.h"
 #include "engine/thread_pool.h"
 
@@ -136,11 +133,7 @@ Result<engine::Template> benchTemplate(const BenchOptions& options, const BenchD
     std::ifstream in(options.template_path);
     if (!in) return Status::NotFound("cannot read template " + options.template_path);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-#ifdef HAVE_TJ
     Result<engine::Template> parsed = data::parseTemplateAny(text);
-#else
-    Result<engine::Template> parsed = engine::parseTemplateText(text);
-#endif
     if (!parsed.ok()) return parsed.status();
     tmpl = std::move(parsed).value();
   }

@@ -142,11 +142,10 @@ std::vector<uint8_t> blockChunk(const BlockState& block) {
   for (const SectionHeader& s : block.sections) {
     w.u32(s.source);
     w.f32(s.offset);
-    w.u16(s.source == kFreeSection ? 0 : s.count);
+    w.u16(s.count);
     w.u8(s.has_successor);
   }
   for (const SectionHeader& s : block.sections) {
-    if (s.source == kFreeSection) continue;
     for (uint32_t i = s.start; i < s.start + s.count; ++i) {
       w.f32(block.weights[i]);
       w.u32(block.meta[i]);
@@ -299,12 +298,8 @@ Status readBlock(const Chunk& chunk, ClusterState& state, uint32_t index,
     s.offset = r.f32();
     s.count = r.u16();
     s.has_successor = r.u8();
-    if (s.source == kFreeSection) {
-      if (s.count != 0) return corrupt(where + ": a free section holds synapses");
-      ++block.free_headers;
-      continue;
-    }
-    if (s.source >= state.neuronCount() ||
+    const bool sorted = &s == block.sections.data() || (&s - 1)->source <= s.source;
+    if (!sorted || s.source >= state.neuronCount() ||
         state.bricks[state.neuron_brick[s.source]].role == BrickRole::kOutput ||
         !std::isfinite(s.offset) || s.offset < 0.0f || s.count > settings.synapses_per_section ||
         s.has_successor > 1) {
@@ -316,7 +311,6 @@ Status readBlock(const Chunk& chunk, ClusterState& state, uint32_t index,
   if (r.failed() || r.remaining() != synapses * 8) return corrupt(where + ": synapse data has the wrong length");
   // Lay the sections out compactly, each with room rounded up to the capacity step.
   for (SectionHeader& s : block.sections) {
-    if (s.source == kFreeSection) continue;
     s.start = static_cast<uint32_t>(block.weights.size());
     s.capacity = static_cast<uint8_t>(std::min<uint32_t>(
         settings.synapses_per_section, (s.count + kCapacityStep - 1) / kCapacityStep * kCapacityStep));

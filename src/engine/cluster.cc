@@ -213,10 +213,8 @@ ClusterStats Cluster::stats() const {
   stats.neurons = state.neuronCount();
   stats.cycles_trained = state.cycle;
   for (const BlockState& block : state.blocks) {
-    stats.sections += block.sections.size() - block.free_headers;
-    for (const SectionHeader& section : block.sections) {
-      if (section.source != kFreeSection) stats.synapses += section.count;
-    }
+    stats.sections += block.sections.size();
+    for (const SectionHeader& section : block.sections) stats.synapses += section.count;
     stats.synapse_bytes += blockBytes(block) + sizeof(BlockState);
   }
   // Per-neuron arrays: brick index, section count, carried, refractory, input, activation, delta.
@@ -290,14 +288,12 @@ bool createSection(ClusterState& state, const GrowthRequest& request, uint64_t k
   header.offset = request.offset;
   header.start = static_cast<uint32_t>(block.weights.size());
   header.has_successor = request.has_successor;
-  if (block.free_headers > 0) {
-    auto it = std::find_if(block.sections.begin(), block.sections.end(),
-                           [](const SectionHeader& s) { return s.source == kFreeSection; });
-    *it = header;
-    --block.free_headers;
-  } else {
-    block.sections.push_back(header);
-  }
+  // Sections stay sorted by source neuron (a neuron's own sections in creation order): the
+  // forward walk then meets active sources in runs, which the branch predictor follows well.
+  auto position = std::upper_bound(
+      block.sections.begin(), block.sections.end(), request.source,
+      [](uint32_t source, const SectionHeader& s) { return source < s.source; });
+  block.sections.insert(position, header);
   ++owned;
   return true;
 }

@@ -27,7 +27,7 @@ inline constexpr uint8_t kNewSynapseCounter = 5;      // activity counter of a n
 inline constexpr uint8_t kPersistentCounter = 10;     // counter value that is never reduced
 inline constexpr uint32_t kReductionInterval = 100;   // training cycles between reductions
 inline constexpr float kInitialWeightRange = 0.2f;    // new weights are +-U[0, 0.2)
-inline constexpr uint32_t kFreeSection = 0xFFFFFFFFu; // SectionHeader::source of a free header
+inline constexpr uint32_t kFreeSection = 0xFFFFFFFFu; // marks a header being released
 inline constexpr uint32_t kCapacityStep = 8;          // sections grow their room in these steps
 
 // --- Synapse meta word ------------------------------------------------------------------------
@@ -69,10 +69,9 @@ struct BlockState {
   uint32_t brick = 0;
   uint32_t first_neuron = 0;  // global index of neuron 0 of the block
   uint32_t size = 0;          // neurons in the block (<= kBlockSize)
-  std::vector<SectionHeader> sections;
+  std::vector<SectionHeader> sections;  // sorted by source; a source's own in creation order
   std::vector<float> weights;
   std::vector<uint32_t> meta;
-  uint32_t free_headers = 0;   // headers with source == kFreeSection
   uint32_t hole_synapses = 0;  // synapse slots no section owns (compacted when large)
 };
 

@@ -6,12 +6,15 @@
 // section (or, for the first synapse, into the section's offset), so every later synapse keeps
 // the cumulative threshold at which it starts. A section left empty is released; its source
 // neuron gets a fresh section with the same offset at the end of the next training cycle.
+#include <vector>
+
 #include "engine/cluster_state.h"
 
 namespace tendril::engine {
 
 void reduce(ClusterState& state) {
   for (BlockState& block : state.blocks) {
+    bool released = false;
     for (SectionHeader& section : block.sections) {
       if (section.source == kFreeSection) continue;
       const float original_offset = section.offset;
@@ -41,9 +44,13 @@ void reduce(ClusterState& state) {
         state.pending_recreate.push_back({section.source, original_offset, section.has_successor});
         --state.section_count[section.source];
         block.hole_synapses += section.capacity;
-        section = SectionHeader{};
-        ++block.free_headers;
+        section.source = kFreeSection;
+        released = true;
       }
+    }
+    // Drop released headers; the rest stay sorted by source.
+    if (released) {
+      std::erase_if(block.sections, [](const SectionHeader& s) { return s.source == kFreeSection; });
     }
   }
 }
