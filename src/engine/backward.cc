@@ -2,10 +2,12 @@
 // the synapses the forward pass reached, sums delta x weight for its source neuron and updates
 // each weight by its coverage of the forward pass (a synapse that contributed nothing learns
 // nothing). Hidden neurons turn the sum of their sections' sums into their own delta.
+#include <algorithm>
 #include <cmath>
 
 #include "engine/cluster_state.h"
 #include "engine/thread_pool.h"
+#include "engine/walk.h"
 
 namespace tendril::engine {
 namespace {
@@ -31,35 +33,41 @@ void outputDeltas(ClusterState& state, std::span<const float> expected) {
   }
 }
 
-// Walks all sections targeting one block; stores each section's delta sum in `sums`.
+// Walks the sections of one block that the forward pass reached (its active list); stores each
+// section's delta sum in `sums`.
 void backwardBlock(ClusterState& state, uint32_t block_index, std::vector<float>& sums) {
   BlockState& block = state.blocks[block_index];
+  const std::vector<uint32_t>& active = state.active_sections[block_index];
   const float rate = static_cast<float>(state.tmpl.settings.learning_rate);
   const bool count_activity = state.tmpl.settings.enable_reduction;
   const float* delta = state.delta.data() + block.first_neuron;
   const float* target_activation = state.activation.data() + block.first_neuron;
-  float* weights = block.weights.data();
-  uint32_t* meta = block.meta.data();
   sums.assign(block.sections.size(), 0.0f);
-  for (size_t index = 0; index < block.sections.size(); ++index) {
+  // The forward pass collected the reached sections; growth since then only appended synapses
+  // and moved thresholds after a section's first, so the list is still exact.
+  for (uint32_t a = 0; a < active.size(); ++a) {
+    const uint32_t index = active[a];
     const SectionHeader& section = block.sections[index];
-    if (section.source == kFreeSection) continue;
-    float p = state.activation[section.source] - section.offset;
+    const float potential = state.activation[section.source];
+    uint32_t* m = block.meta.data() + section.start;
+    float* w = block.weights.data() + section.start;
     float sum = 0.0f;
-    const uint32_t end = section.start + section.count;
-    for (uint32_t i = section.start; i < end && p > kPotentialCutoff; ++i) {
-      const float border = metaBorder(meta[i]);
-      const uint32_t target = metaTarget(meta[i]);
-      const float coverage = p >= border ? 1.0f : p / border;
-      const float weight = weights[i];
+    // One synapse's update: its share of the source's error and its own weight change.
+    auto learn = [&](uint32_t i, float cover) {
+      const uint32_t target = metaTarget(m[i]);
+      const float weight = w[i];
       sum += delta[target] * weight;
-      weights[i] = weight - rate * delta[target] * coverage;
+      w[i] = weight - rate * delta[target] * cover;
       if (count_activity) {
-        const uint32_t counter = metaCounter(meta[i]);
+        const uint32_t counter = metaCounter(m[i]);
         const bool agrees = (target_activation[target] > 0.0f) == (weight > 0.0f);
-        if (agrees && counter < kPersistentCounter) meta[i] = withCounter(meta[i], counter + 1);
+        if (agrees && counter < kPersistentCounter) m[i] = withCounter(m[i], counter + 1);
       }
-      p -= border;
+    };
+    const PassedRun run =
+        passFullSynapses(m, section, potential, [&](uint32_t i) { learn(i, 1.0f); });
+    if (run.passed < section.count && potential - run.threshold > kPotentialCutoff) {
+      learn(run.passed, coverage(potential, run.threshold, run.next));
     }
     sums[index] = sum;
   }
@@ -106,7 +114,6 @@ void backward(ClusterState& state, std::span<const float> expected) {
       const std::vector<float>& sums = section_sums[brick.first_block + k];
       for (size_t index = 0; index < block.sections.size(); ++index) {
         const uint32_t source = block.sections[index].source;
-        if (source == kFreeSection) continue;
         if (state.bricks[state.neuron_brick[source]].role == BrickRole::kHidden) {
           state.delta[source] += sums[index];
         }

@@ -113,7 +113,8 @@ std::vector<uint8_t> stateChunk(const ClusterState& state) {
   w.u32(static_cast<uint32_t>(state.pending_recreate.size()));
   for (const GrowthRequest& r : state.pending_recreate) {
     w.u32(r.source);
-    w.f32(r.offset);
+    w.f32(r.start);
+    w.f32(r.end);
     w.u8(r.has_successor);
   }
   return std::move(w.bytes());
@@ -141,7 +142,7 @@ std::vector<uint8_t> blockChunk(const BlockState& block) {
   w.u32(static_cast<uint32_t>(block.sections.size()));
   for (const SectionHeader& s : block.sections) {
     w.u32(s.source);
-    w.f32(s.offset);
+    w.f32(s.end);
     w.u16(s.count);
     w.u8(s.has_successor);
   }
@@ -238,10 +239,15 @@ Status readState(const Chunk& chunk, ClusterState& state) {
     return corrupt("neuron or block count does not match the template");
   }
   if (state.reduction_counter >= kReductionInterval) return corrupt("reduction counter out of range");
-  if (pending > r.remaining() / 9) return corrupt("pending section list longer than its chunk");
+  if (pending > r.remaining() / 13) return corrupt("pending section list longer than its chunk");
   for (uint32_t i = 0; i < pending; ++i) {
-    GrowthRequest request{r.u32(), r.f32(), r.u8()};
-    if (request.source >= neurons || !std::isfinite(request.offset) || request.has_successor > 1) {
+    GrowthRequest request;
+    request.source = r.u32();
+    request.start = r.f32();
+    request.end = r.f32();
+    request.has_successor = r.u8();
+    if (request.source >= neurons || !(request.start >= 0.0f) || !(request.end > request.start) ||
+        !std::isfinite(request.end) || request.has_successor > 1) {
       return corrupt("pending section " + std::to_string(i) + " is invalid");
     }
     state.pending_recreate.push_back(request);
@@ -295,13 +301,13 @@ Status readBlock(const Chunk& chunk, ClusterState& state, uint32_t index,
   size_t synapses = 0;
   for (SectionHeader& s : block.sections) {
     s.source = r.u32();
-    s.offset = r.f32();
+    s.end = r.f32();
     s.count = r.u16();
     s.has_successor = r.u8();
     const bool sorted = &s == block.sections.data() || (&s - 1)->source <= s.source;
     if (!sorted || s.source >= state.neuronCount() ||
         state.bricks[state.neuron_brick[s.source]].role == BrickRole::kOutput ||
-        !std::isfinite(s.offset) || s.offset < 0.0f || s.count > settings.synapses_per_section ||
+        !std::isfinite(s.end) || s.count == 0 || s.count > settings.synapses_per_section ||
         s.has_successor > 1) {
       return corrupt(where + ": a section header is invalid");
     }
@@ -316,14 +322,17 @@ Status readBlock(const Chunk& chunk, ClusterState& state, uint32_t index,
         settings.synapses_per_section, (s.count + kCapacityStep - 1) / kCapacityStep * kCapacityStep));
     block.weights.resize(s.start + s.capacity, 0.0f);
     block.meta.resize(s.start + s.capacity, 0u);
+    float previous = -1.0f;
     for (uint32_t i = s.start; i < s.start + s.count; ++i) {
       block.weights[i] = r.f32();
       block.meta[i] = r.u32();
-      const float border = metaBorder(block.meta[i]);
-      if (!std::isfinite(block.weights[i]) || !std::isfinite(border) || border <= 0.0f ||
+      const float threshold = metaThreshold(block.meta[i]);
+      // Thresholds must increase strictly and stay below the section's end.
+      if (!std::isfinite(block.weights[i]) || !(threshold > previous) || !(threshold < s.end) ||
           metaTarget(block.meta[i]) >= block.size || metaCounter(block.meta[i]) > kPersistentCounter) {
         return corrupt(where + ": a synapse is invalid");
       }
+      previous = threshold;
     }
   }
   return Status::Ok();

@@ -71,6 +71,9 @@ Result<std::unique_ptr<ClusterState>> buildClusterState(const Template& tmpl) {
   state->input.assign(next_neuron, 0.0f);
   state->activation.assign(next_neuron, 0.0f);
   state->delta.assign(next_neuron, 0.0f);
+  state->active_sections.resize(state->blocks.size());
+  state->section_sums.resize(state->blocks.size());
+  state->growth.resize(state->blocks.size());
   return state;
 }
 
@@ -125,7 +128,7 @@ void growFirstInputSections(ClusterState& state) {
     for (uint32_t i = 0; i < brick.neuron_count; ++i) {
       const uint32_t neuron = brick.first_neuron + i;
       if (state.activation[neuron] > kPotentialCutoff && state.section_count[neuron] == 0) {
-        createSection(state, {neuron, 0.0f, 0}, neuron);
+        createSection(state, {neuron, 0.0f, state.activation[neuron], 0}, neuron);
       }
     }
   }
@@ -148,7 +151,7 @@ void applyGrowth(ClusterState& state, std::vector<std::vector<GrowthRequest>>& g
     for (uint32_t i = 0; i < brick.neuron_count; ++i) {
       const uint32_t neuron = brick.first_neuron + i;
       if (state.activation[neuron] > 0.0f && state.section_count[neuron] == 0) {
-        createSection(state, {neuron, 0.0f, 0}, key++);
+        createSection(state, {neuron, 0.0f, state.activation[neuron], 0}, key++);
       }
     }
   }
@@ -238,10 +241,9 @@ bool sameBlock(const BlockState& a, const BlockState& b) {
     const SectionHeader& x = a.sections[i];
     const SectionHeader& y = b.sections[i];
     if (x.source != y.source || x.count != y.count || x.has_successor != y.has_successor ||
-        std::memcmp(&x.offset, &y.offset, sizeof(float)) != 0) {
+        std::memcmp(&x.end, &y.end, sizeof(float)) != 0) {
       return false;
     }
-    if (x.source == kFreeSection) continue;
     if (std::memcmp(&a.weights[x.start], &b.weights[y.start], x.count * sizeof(float)) != 0 ||
         std::memcmp(&a.meta[x.start], &b.meta[y.start], x.count * sizeof(uint32_t)) != 0) {
       return false;
@@ -279,23 +281,37 @@ bool createSection(ClusterState& state, const GrowthRequest& request, uint64_t k
   const uint32_t target_brick = source_brick.possible_targets[uniformBelow(
       hash, static_cast<uint32_t>(source_brick.possible_targets.size()))];
   const BrickState& brick = state.bricks[target_brick];
-  const uint32_t block_index =
-      brick.first_block + uniformBelow(mix64(hash), brick.block_count);
+  const uint32_t block_index = brick.first_block + uniformBelow(mix64(hash), brick.block_count);
   BlockState& block = state.blocks[block_index];
 
   SectionHeader header;
   header.source = request.source;
-  header.offset = request.offset;
   header.start = static_cast<uint32_t>(block.weights.size());
+  header.end = quantizeUp(request.end);
   header.has_successor = request.has_successor;
   // Sections stay sorted by source neuron (a neuron's own sections in creation order): the
   // forward walk then meets active sources in runs, which the branch predictor follows well.
   auto position = std::upper_bound(
       block.sections.begin(), block.sections.end(), request.source,
       [](uint32_t source, const SectionHeader& s) { return source < s.source; });
+  const auto index = static_cast<uint32_t>(position - block.sections.begin());
   block.sections.insert(position, header);
+  appendSynapse(state, block_index, index, quantizeDown(request.start), mix64(hash ^ key));
   ++owned;
   return true;
+}
+
+void appendSynapse(ClusterState& state, uint32_t block_index, uint32_t index, float threshold,
+                   uint64_t key) {
+  BlockState& block = state.blocks[block_index];
+  const uint32_t start = reserveSynapse(block, index, state.tmpl.settings.synapses_per_section);
+  SectionHeader& section = block.sections[index];
+  const uint64_t hash = hashKeys(state.tmpl.settings.seed, {state.cycle, block_index, key});
+  const float magnitude = unitFloat(hash) * kInitialWeightRange;
+  block.weights[start + section.count] = (hash & 1u) != 0 ? -magnitude : magnitude;
+  block.meta[start + section.count] =
+      makeMeta(threshold, kNewSynapseCounter, uniformBelow(mix64(hash), block.size));
+  ++section.count;
 }
 
 namespace {
@@ -305,13 +321,10 @@ void compactBlock(BlockState& block) {
   std::vector<float> weights;
   std::vector<uint32_t> meta;
   size_t total = 0;
-  for (const SectionHeader& s : block.sections) {
-    if (s.source != kFreeSection) total += s.capacity;
-  }
+  for (const SectionHeader& s : block.sections) total += s.capacity;
   weights.reserve(total + total / 4 + kCapacityStep);
   meta.reserve(weights.capacity());
   for (SectionHeader& s : block.sections) {
-    if (s.source == kFreeSection) continue;
     const uint32_t start = static_cast<uint32_t>(weights.size());
     weights.insert(weights.end(), block.weights.begin() + s.start,
                    block.weights.begin() + s.start + s.count);

@@ -28,37 +28,54 @@ inline constexpr uint8_t kPersistentCounter = 10;     // counter value that is n
 inline constexpr uint32_t kReductionInterval = 100;   // training cycles between reductions
 inline constexpr float kInitialWeightRange = 0.2f;    // new weights are +-U[0, 0.2)
 inline constexpr uint32_t kFreeSection = 0xFFFFFFFFu; // marks a header being released
-inline constexpr uint32_t kCapacityStep = 8;          // sections grow their room in these steps
+inline constexpr uint32_t kCapacityStep = 4;          // sections grow their room in these steps
 
 // --- Synapse meta word ------------------------------------------------------------------------
-// bits 0..21  border: a positive f32 with the sign bit dropped and the mantissa cut to 14 bits
-//             (relative precision 2^-14; any positive finite float's range is kept)
+// bits 0..21  threshold: the source potential at which the synapse starts to conduct, a
+//             non-negative f32 with the sign bit dropped and the mantissa cut to 14 bits
+//             (relative precision 2^-14 over the whole f32 range)
 // bits 22..25 activity counter 0..10
 // bits 26..31 target neuron within the block 0..63
-inline constexpr uint32_t kBorderMask = 0x003FFFFFu;
+//
+// A section's synapses have strictly increasing thresholds; synapse i conducts over
+// [threshold_i, threshold_i+1) (the last one up to the section's `end`). Its border (width) is
+// therefore implicit, and the H4 walk "p -= border" becomes "p_i = potential - threshold_i":
+// every synapse's coverage is independent of the others, and moving half a border from one
+// synapse to the next (refinement) changes exactly one threshold.
+inline constexpr uint32_t kThresholdMask = 0x003FFFFFu;
 
-inline float metaBorder(uint32_t meta) { return std::bit_cast<float>((meta & kBorderMask) << 9); }
+inline float metaThreshold(uint32_t meta) {
+  return std::bit_cast<float>((meta & kThresholdMask) << 9);
+}
 inline uint32_t metaCounter(uint32_t meta) { return (meta >> 22) & 0xFu; }
 inline uint32_t metaTarget(uint32_t meta) { return meta >> 26; }
-// Truncates a positive border to the stored precision.
-inline uint32_t borderBits(float border) { return std::bit_cast<uint32_t>(border) >> 9; }
-inline float quantizeBorder(float border) { return metaBorder(borderBits(border)); }
-inline uint32_t makeMeta(float border, uint32_t counter, uint32_t target) {
-  return borderBits(border) | (counter << 22) | (target << 26);
+// Truncates a non-negative value to the stored precision.
+inline uint32_t thresholdBits(float value) { return std::bit_cast<uint32_t>(value) >> 9; }
+inline float quantizeDown(float value) { return std::bit_cast<float>(thresholdBits(value) << 9); }
+// The smallest stored value >= value (so a section's end always covers the potential seen).
+inline float quantizeUp(float value) {
+  const uint32_t bits = std::bit_cast<uint32_t>(value);
+  const uint32_t down = bits & ~0x1FFu;
+  return std::bit_cast<float>(down == bits ? bits : down + 0x200u);
 }
-inline uint32_t withBorder(uint32_t meta, float border) {
-  return (meta & ~kBorderMask) | borderBits(border);
+inline uint32_t makeMeta(float threshold, uint32_t counter, uint32_t target) {
+  return thresholdBits(threshold) | (counter << 22) | (target << 26);
+}
+inline uint32_t withThreshold(uint32_t meta, float threshold) {
+  return (meta & ~kThresholdMask) | thresholdBits(threshold);
 }
 inline uint32_t withCounter(uint32_t meta, uint32_t counter) {
   return (meta & ~(0xFu << 22)) | (counter << 22);
 }
 
 // One section: a chain piece of synapses owned by one source neuron, all targeting one block.
+// A section always holds at least one synapse; the threshold of its first synapse is where the
+// section starts (the H4 "offset").
 struct SectionHeader {
   uint32_t source = kFreeSection;  // global index of the source neuron
-  float offset = 0.0f;             // potential already consumed by the earlier sections
   uint32_t start = 0;              // first synapse in the block's arrays
-  uint16_t count = 0;              // synapses in use
+  float end = 0.0f;                // where the last synapse stops conducting
+  uint16_t count = 0;              // synapses in use (>= 1)
   uint8_t capacity = 0;            // synapses the run has room for
   uint8_t has_successor = 0;       // a successor section was already requested
 };
@@ -85,10 +102,12 @@ struct BrickState {
   std::vector<uint32_t> possible_targets;  // brick indices; empty for output bricks
 };
 
-// A section to create after the cycle (growth is applied in a deterministic order).
+// A section to create (growth is applied after the cycle in a deterministic order). The new
+// section gets one synapse conducting over [start, end).
 struct GrowthRequest {
   uint32_t source = 0;
-  float offset = 0.0f;
+  float start = 0.0f;
+  float end = 0.0f;
   uint8_t has_successor = 0;
 };
 
@@ -123,6 +142,7 @@ class ClusterState {
   // Scratch reused across cycles (not state): per block, each section's backward sum, and the
   // growth requests collected during a forward pass.
   std::vector<std::vector<float>> section_sums;
+  std::vector<std::vector<uint32_t>> active_sections;  // per block: sections the pass reached
   std::vector<std::vector<GrowthRequest>> growth;
 
   ThreadPool* pool = nullptr;
@@ -149,7 +169,7 @@ void forwardTrain(ClusterState& state, std::vector<std::vector<GrowthRequest>>& 
 void forwardInfer(const ClusterState& state, std::span<float> input, std::span<float> activation,
                   std::span<float> carried, std::span<uint8_t> refractory);
 
-// Backward pass after forwardTrain.
+// Backward pass after forwardTrain (it walks the sections forwardTrain listed as reached).
 void backward(ClusterState& state, std::span<const float> expected);
 
 // One reduction pass: counters down, dead synapses removed, empty sections released.
@@ -162,6 +182,11 @@ bool createSection(ClusterState& state, const GrowthRequest& request, uint64_t k
 // Makes room for one more synapse at the end of section `index` of `block` (relocating or
 // compacting the block's arrays as needed). Returns the section's (possibly new) start.
 uint32_t reserveSynapse(BlockState& block, uint32_t index, uint32_t max_capacity);
+
+// Appends a synapse with a random target and weight at the end of section `index`; `key`
+// makes the draw unique within the cycle.
+void appendSynapse(ClusterState& state, uint32_t block_index, uint32_t index, float threshold,
+                   uint64_t key);
 
 // Bytes held by the synapse storage of a block.
 uint64_t blockBytes(const BlockState& block);

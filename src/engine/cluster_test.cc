@@ -7,6 +7,7 @@
 #include "engine/cluster_state.h"
 #include "engine/test_support.h"
 #include "engine/thread_pool.h"
+#include "engine/walk.h"
 
 namespace tendril::engine {
 namespace {
@@ -57,9 +58,7 @@ TEST(ClusterWorkedExample, TrainingWalkSplitsWideSynapse) {
   const BlockState& block = state.blocks[0];
   const SectionHeader& section = block.sections[index];
   ASSERT_EQ(section.count, 3);
-  EXPECT_EQ(metaBorder(block.meta[section.start + 0]), 100.0f);
-  EXPECT_EQ(metaBorder(block.meta[section.start + 1]), 25.0f);
-  EXPECT_EQ(metaBorder(block.meta[section.start + 2]), 45.0f);
+  EXPECT_EQ(testing::sectionBorders(block, section), (std::vector<float>{100.0f, 25.0f, 45.0f}));
   EXPECT_NEAR(state.carried[kHidden0 + 7], -0.02f, 1e-7);  // -0.05 * 10 / 25
   EXPECT_NEAR(state.carried[kHidden0 + 3], 0.10f, 1e-7);
 }
@@ -71,6 +70,7 @@ TEST(ClusterWorkedExample, BackwardUpdatesWeightAndHiddenDelta) {
   const uint32_t index = addSection(state, 1, kHidden0, 0.0f, {{0.1f, 0.3f, 0}});
   state.activation[kHidden0] = 0.1375035f;
   state.activation[kOutput0] = 1.0f / (1.0f + std::exp(-0.5f));
+  collectReachedSections(state.blocks[1], state.activation.data(), state.active_sections[1]);
   std::vector<float> expected(10, 0.0f);
   expected[0] = 1.0f;
   backward(state, expected);
@@ -115,7 +115,7 @@ TEST(ClusterGrowth, FirstSampleGrowsOneSynapseTakingTheWholeValue) {
     for (const SectionHeader& s : block.sections) {
       if (s.source != 0) continue;
       ASSERT_EQ(s.count, 1);
-      EXPECT_EQ(metaBorder(block.meta[s.start]), 200.0f);
+      EXPECT_EQ(testing::sectionBorders(block, s), std::vector<float>{200.0f});
       EXPECT_LT(std::abs(block.weights[s.start]), 0.21f);
       ++synapses;
     }
@@ -138,7 +138,7 @@ TEST(ClusterGrowth, FullSectionWithPotentialLeftGetsASuccessor) {
   bool found = false;
   for (const BlockState& block : state.blocks) {
     for (const SectionHeader& s : block.sections) {
-      if (s.source == 0 && s.offset == 40.0f) found = true;
+      if (s.source == 0 && testing::sectionOffset(block, s) == 40.0f) found = true;
     }
   }
   EXPECT_TRUE(found) << "successor section with offset 40 (consumed potential) expected";
@@ -156,9 +156,8 @@ TEST(ClusterReduction, RemovesDeadSynapsesAndKeepsLaterThresholds) {
   const BlockState& block = state.blocks[0];
   const SectionHeader& s = block.sections[index];
   ASSERT_EQ(s.count, 2);
-  EXPECT_EQ(s.offset, 1.0f);                               // first border moved into the offset
-  EXPECT_EQ(metaBorder(block.meta[s.start]), 5.0f);        // 2 + the removed 3
-  EXPECT_EQ(metaBorder(block.meta[s.start + 1]), 4.0f);
+  EXPECT_EQ(testing::sectionOffset(block, s), 1.0f);  // the section now starts where s1 did
+  EXPECT_EQ(testing::sectionBorders(block, s), (std::vector<float>{5.0f, 4.0f}));  // 2 + 3, 4
   EXPECT_EQ(metaCounter(block.meta[s.start]), 10u);        // persistent: untouched
   EXPECT_EQ(metaCounter(block.meta[s.start + 1]), 4u);
   EXPECT_EQ(block.weights[s.start], 0.2f);
@@ -171,12 +170,13 @@ TEST(ClusterReduction, EmptySectionIsReleasedAndRecreatedNextCycle) {
   tmpl.settings.enable_reduction = true;
   auto cluster = makeCluster(tmpl);
   ClusterState& state = cluster->state();
-  const uint32_t index = addSection(state, 0, 0, 7.0f, {{1, 0.1f, 1, 1}});
+  addSection(state, 0, 0, 7.0f, {{1, 0.1f, 1, 1}});
   reduce(state);
-  EXPECT_EQ(state.blocks[0].sections[index].source, kFreeSection);
+  EXPECT_TRUE(state.blocks[0].sections.empty());
   EXPECT_EQ(state.section_count[0], 0);
   ASSERT_EQ(state.pending_recreate.size(), 1u);
-  EXPECT_EQ(state.pending_recreate[0].offset, 7.0f);
+  EXPECT_EQ(state.pending_recreate[0].start, 7.0f);
+  EXPECT_EQ(state.pending_recreate[0].end, 8.0f);
   const float value = 0.0f;  // an inactive input: only the release is re-created
   const float expected[2] = {0.0f, 0.0f};
   ASSERT_TRUE(cluster->train({&value, 1}, expected).ok());

@@ -4,10 +4,11 @@
 // Training and inference share the neuron update and the contribution rule but have separate
 // walks: the training walk grows and refines synapses, the inference walk is read-only and
 // tight, since it is what requests spend their time in.
+#include <algorithm>
 #include <cmath>
 
 #include "engine/cluster_state.h"
-#include "engine/random.h"
+#include "engine/walk.h"
 #include "engine/thread_pool.h"
 
 namespace tendril::engine {
@@ -37,6 +38,20 @@ void updateNeurons(const ClusterState& state, const BlockState& block, const Neu
   }
   const float cooldown = static_cast<float>(state.tmpl.settings.neuron_cooldown);
   const uint8_t refractory_time = static_cast<uint8_t>(state.tmpl.settings.refractory_time);
+  if (refractory_time == 1) {
+    // Every cycle integrates (the default): no countdown to keep.
+    for (uint32_t i = first; i < first + block.size; ++i) {
+      const float carried = n.carried[i] / cooldown + n.input[i];
+      n.carried[i] = carried;
+      n.input[i] = 0.0f;
+      n.activation[i] = carried;
+    }
+    for (uint32_t i = first; i < first + block.size; ++i) {
+      const float carried = n.activation[i];
+      n.activation[i] = carried > 0.0f ? std::log2(1.0f + carried) : 0.0f;
+    }
+    return;
+  }
   for (uint32_t i = first; i < first + block.size; ++i) {
     float carried = n.carried[i] / cooldown;
     uint8_t countdown = static_cast<uint8_t>(n.refractory[i] - 1);
@@ -51,85 +66,88 @@ void updateNeurons(const ClusterState& state, const BlockState& block, const Neu
   }
 }
 
-// Read-only walk of every section targeting `block`.
-void inferBlock(const ClusterState& state, const BlockState& block, const NeuronArrays& n) {
+// Read-only walk of every section targeting `block`: fully passed synapses add their weight,
+// the synapse the potential ends in adds its share (see walk.h).
+void inferBlock(const ClusterState& state, const BlockState& block, const NeuronArrays& n,
+                std::vector<uint32_t>& active) {
   float* input = n.input + block.first_neuron;
   const float* weights = block.weights.data();
   const uint32_t* meta = block.meta.data();
-  for (const SectionHeader& section : block.sections) {
-    if (section.source == kFreeSection) continue;
-    float p = n.activation[section.source] - section.offset;
-    const uint32_t end = section.start + section.count;
-    for (uint32_t i = section.start; i < end && p > kPotentialCutoff; ++i) {
-      const float border = metaBorder(meta[i]);
-      const uint32_t target = metaTarget(meta[i]);
-      input[target] += p >= border ? weights[i] : weights[i] * (p / border);
-      p -= border;
+  const uint32_t active_count = collectReachedSections(block, n.activation, active);
+  for (uint32_t a = 0; a < active_count; ++a) {
+    const SectionHeader& section = block.sections[active[a]];
+    const float potential = n.activation[section.source];
+    const uint32_t* m = meta + section.start;
+    const float* w = weights + section.start;
+    const PassedRun run =
+        passFullSynapses(m, section, potential, [&](uint32_t i) { input[metaTarget(m[i])] += w[i]; });
+    const float reach = potential - run.threshold;
+    if (run.passed < section.count && reach > kPotentialCutoff) {
+      input[metaTarget(m[run.passed])] +=
+          w[run.passed] * coverage(potential, run.threshold, run.next);
     }
   }
   updateNeurons(state, block, n);
 }
 
-// A new synapse at slot `slot` of section `index`: the given border, a random target in the
-// block and a random weight in +-[0, 0.2). The key makes each draw unique within the cycle.
-void growSynapse(ClusterState& state, uint32_t block_index, uint32_t index, uint32_t slot,
-                 float border) {
-  BlockState& block = state.blocks[block_index];
-  const uint32_t max_capacity = state.tmpl.settings.synapses_per_section;
-  const uint32_t start = reserveSynapse(block, index, max_capacity);
-  const uint64_t hash = hashKeys(state.tmpl.settings.seed, {state.cycle, block_index, index, slot});
-  const float magnitude = unitFloat(hash) * kInitialWeightRange;
-  block.weights[start + slot] = (hash & 1u) != 0 ? -magnitude : magnitude;
-  block.meta[start + slot] =
-      makeMeta(border, kNewSynapseCounter, uniformBelow(mix64(hash), block.size));
-  ++block.sections[index].count;
-}
-
-// Training walk of every section targeting block `block_index`: growth (an empty slot reached
-// with potential left gets a synapse taking all of it), refinement (a synapse wider than twice
-// the potential reaching it gives half its border to the next slot), contributions, and a
-// successor request when a full section still has potential left.
+// Training walk of every section targeting block `block_index`. Fully passed synapses behave as
+// in a request; the one synapse where the potential ends is where the H4 rules apply:
+// - refinement: a synapse more than twice as wide as the potential reaching into it gives the
+//   upper half of its range to the next synapse (or to a new one when it is the last);
+// - growth: potential left beyond the section's end gets a new synapse covering it all;
+// - a full section with potential left requests a successor section starting at its end.
 void trainBlock(ClusterState& state, uint32_t block_index, std::vector<GrowthRequest>& growth) {
   BlockState& block = state.blocks[block_index];
+  std::vector<uint32_t>& active = state.active_sections[block_index];
   const uint32_t max_capacity = state.tmpl.settings.synapses_per_section;
   float* input = state.input.data() + block.first_neuron;
-  const size_t section_count = block.sections.size();
-  for (uint32_t index = 0; index < section_count; ++index) {
+  const uint32_t active_count = collectReachedSections(block, state.activation.data(), active);
+  for (uint32_t a = 0; a < active_count; ++a) {
+    const uint32_t index = active[a];
     const uint32_t source = block.sections[index].source;
-    if (source == kFreeSection) continue;
     const float potential = state.activation[source];
-    float p = potential - block.sections[index].offset;
-    uint32_t slot = 0;
-    while (p > kPotentialCutoff) {
-      if (slot == block.sections[index].count) {
-        if (slot >= max_capacity) break;
-        growSynapse(state, block_index, index, slot, quantizeBorder(p));
-      }
-      const uint32_t at = block.sections[index].start + slot;
-      float border = metaBorder(block.meta[at]);
-      if (border > 2.0f * p && slot + 1 < max_capacity) {
-        const float half = quantizeBorder(border * 0.5f);
-        const float rest = border - half;  // exact: keeps the cumulative thresholds
-        block.meta[at] = withBorder(block.meta[at], half);
-        if (slot + 1 < block.sections[index].count) {
-          uint32_t& next = block.meta[at + 1];
-          next = withBorder(next, metaBorder(next) + rest);
-        } else {
-          growSynapse(state, block_index, index, slot + 1, quantizeBorder(rest));
+    const uint32_t* m = block.meta.data() + block.sections[index].start;
+    const float* w = block.weights.data() + block.sections[index].start;
+    const PassedRun run = passFullSynapses(m, block.sections[index], potential,
+                                           [&](uint32_t i) { input[metaTarget(m[i])] += w[i]; });
+    uint32_t slot = run.passed;
+    float threshold = run.threshold;
+    float next = run.next;
+    if (slot == block.sections[index].count) {
+      // Every synapse passed: grow into the potential left, or ask for a successor.
+      SectionHeader& section = block.sections[index];
+      if (potential - section.end <= kPotentialCutoff) continue;
+      if (section.count >= max_capacity) {
+        if (!section.has_successor) {
+          section.has_successor = 1;
+          growth.push_back({source, section.end, potential, 0});
         }
-        border = half;
+        continue;
       }
-      const uint32_t at_now = block.sections[index].start + slot;  // growth may relocate
-      const float weight = block.weights[at_now];
-      input[metaTarget(block.meta[at_now])] += p >= border ? weight : weight * (p / border);
-      p -= border;
-      ++slot;
+      threshold = section.end;
+      section.end = quantizeUp(potential);
+      next = section.end;
+      appendSynapse(state, block_index, index, threshold, (uint64_t{index} << 8) | slot);
     }
-    SectionHeader& section = block.sections[index];
-    if (p > kPotentialCutoff && !section.has_successor) {
-      section.has_successor = 1;
-      growth.push_back({source, potential - p, 0});
+    const float reach = potential - threshold;
+    if (reach <= kPotentialCutoff) continue;
+    if (next - threshold > 2.0f * reach && slot + 1 < max_capacity) {
+      const float middle = quantizeDown(threshold + 0.5f * (next - threshold));
+      // Both halves must stay wider than the cut-off (a fully passed synapse is then always
+      // reached, which the fast loops rely on).
+      if (middle - threshold > kPotentialCutoff && next - middle > kPotentialCutoff) {
+        if (slot + 1 == block.sections[index].count) {
+          appendSynapse(state, block_index, index, middle, (uint64_t{index} << 8) | (slot + 1));
+        } else {
+          uint32_t& following = block.meta[block.sections[index].start + slot + 1];
+          following = withThreshold(following, middle);
+        }
+        next = middle;
+      }
     }
+    const SectionHeader& section = block.sections[index];
+    input[metaTarget(block.meta[section.start + slot])] +=
+        block.weights[section.start + slot] * coverage(potential, threshold, next);
   }
   updateNeurons(state, block, {state.input.data(), state.activation.data(), state.carried.data(),
                                state.refractory.data()});
@@ -178,10 +196,11 @@ void forwardInfer(const ClusterState& state, std::span<float> input, std::span<f
                   std::span<float> carried, std::span<uint8_t> refractory) {
   const NeuronArrays arrays{input.data(), activation.data(), carried.data(), refractory.data()};
   // Requests run on the caller's thread: parallelism for requests is across samples.
+  thread_local std::vector<uint32_t> active;
   for (uint32_t b : state.order) {
     const BrickState& brick = state.bricks[b];
     for (uint32_t k = 0; k < brick.block_count; ++k) {
-      inferBlock(state, state.blocks[brick.first_block + k], arrays);
+      inferBlock(state, state.blocks[brick.first_block + k], arrays, active);
     }
   }
 }

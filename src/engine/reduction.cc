@@ -2,10 +2,11 @@
 //
 // Every kReductionInterval training cycles each synapse whose activity counter is below
 // kPersistentCounter loses one; a synapse whose counter reaches 0 is removed and its section
-// compacted. The removed border is not lost: it is merged into the previous synapse of the
-// section (or, for the first synapse, into the section's offset), so every later synapse keeps
-// the cumulative threshold at which it starts. A section left empty is released; its source
-// neuron gets a fresh section with the same offset at the end of the next training cycle.
+// compacted. The removed range is not lost: it goes to the previous synapse of the section (or,
+// for the first synapse, the section now starts where the second one did), so every remaining
+// synapse keeps the threshold at which it starts. A section left empty is released; its source
+// neuron gets a fresh one-synapse section over the same range at the end of the next training
+// cycle.
 #include <vector>
 
 #include "engine/cluster_state.h"
@@ -16,24 +17,16 @@ void reduce(ClusterState& state) {
   for (BlockState& block : state.blocks) {
     bool released = false;
     for (SectionHeader& section : block.sections) {
-      if (section.source == kFreeSection) continue;
-      const float original_offset = section.offset;
+      const float first_threshold = metaThreshold(block.meta[section.start]);
       uint32_t kept = 0;
       for (uint32_t i = 0; i < section.count; ++i) {
         uint32_t meta = block.meta[section.start + i];
         const uint32_t counter = metaCounter(meta);
         if (counter < kPersistentCounter) {
           meta = withCounter(meta, counter - 1);
-          if (counter - 1 == 0) {
-            const float border = metaBorder(meta);
-            if (kept == 0) {
-              section.offset += border;
-            } else {
-              uint32_t& previous = block.meta[section.start + kept - 1];
-              previous = withBorder(previous, metaBorder(previous) + border);
-            }
-            continue;
-          }
+          // Dropping a synapse's threshold hands its range to the synapse before it (or, for
+          // the first one, moves the section's start up): later thresholds do not move.
+          if (counter - 1 == 0) continue;
         }
         block.meta[section.start + kept] = meta;
         block.weights[section.start + kept] = block.weights[section.start + i];
@@ -41,7 +34,8 @@ void reduce(ClusterState& state) {
       }
       section.count = static_cast<uint16_t>(kept);
       if (kept == 0) {
-        state.pending_recreate.push_back({section.source, original_offset, section.has_successor});
+        state.pending_recreate.push_back(
+            {section.source, first_threshold, section.end, section.has_successor});
         --state.section_count[section.source];
         block.hole_synapses += section.capacity;
         section.source = kFreeSection;

@@ -1,6 +1,7 @@
 // Helpers shared by the engine's tests: small templates, generated data, hand-made sections.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -37,19 +38,42 @@ inline uint32_t addSection(ClusterState& state, uint32_t block_index, uint32_t s
   BlockState& block = state.blocks[block_index];
   SectionHeader header;
   header.source = source;
-  header.offset = offset;
   header.start = static_cast<uint32_t>(block.weights.size());
   header.count = static_cast<uint16_t>(synapses.size());
   header.capacity = static_cast<uint8_t>(state.tmpl.settings.synapses_per_section);
+  float threshold = offset;
   for (const SynapseSpec& s : synapses) {
     block.weights.push_back(s.weight);
-    block.meta.push_back(makeMeta(s.border, s.counter, s.target));
+    block.meta.push_back(makeMeta(threshold, s.counter, s.target));
+    threshold += s.border;
   }
+  header.end = threshold;
   block.weights.resize(header.start + header.capacity, 0.0f);
   block.meta.resize(header.start + header.capacity, 0u);
-  block.sections.push_back(header);
+  // Keep the block's sections sorted by source, as the engine does.
+  auto position = std::upper_bound(
+      block.sections.begin(), block.sections.end(), source,
+      [](uint32_t value, const SectionHeader& s) { return value < s.source; });
+  const auto index = static_cast<uint32_t>(position - block.sections.begin());
+  block.sections.insert(position, header);
   ++state.section_count[source];
-  return static_cast<uint32_t>(block.sections.size() - 1);
+  return index;
+}
+
+// The widths (borders) of a section's synapses, recovered from their thresholds.
+inline std::vector<float> sectionBorders(const BlockState& block, const SectionHeader& section) {
+  std::vector<float> borders;
+  for (uint32_t i = 0; i < section.count; ++i) {
+    const float next = i + 1 < section.count ? metaThreshold(block.meta[section.start + i + 1])
+                                             : section.end;
+    borders.push_back(next - metaThreshold(block.meta[section.start + i]));
+  }
+  return borders;
+}
+
+// Where a section starts conducting (the H4 "offset").
+inline float sectionOffset(const BlockState& block, const SectionHeader& section) {
+  return metaThreshold(block.meta[section.start]);
 }
 
 // A generated classification task: `classes` classes over `width` raw inputs in 0..range.
