@@ -33,24 +33,25 @@ void outputDeltas(ClusterState& state, std::span<const float> expected) {
   }
 }
 
-// Walks the sections of one block that the forward pass reached (its active list); stores each
-// section's delta sum in `sums`.
+// Walks the sections of one block that the forward pass reached (its reached lists); stores
+// each section's delta sum in `sums`.
 void backwardBlock(ClusterState& state, uint32_t block_index, std::vector<float>& sums) {
   BlockState& block = state.blocks[block_index];
-  const std::vector<uint32_t>& active = state.active_sections[block_index];
+  const std::vector<uint32_t>& reached_index = state.reached_index[block_index];
+  const std::vector<uint32_t>& reached_start = state.reached_start[block_index];
   const float rate = static_cast<float>(state.tmpl.settings.learning_rate);
   const bool count_activity = state.tmpl.settings.enable_reduction;
   const float* delta = state.delta.data() + block.first_neuron;
   const float* target_activation = state.activation.data() + block.first_neuron;
-  sums.assign(block.sections.size(), 0.0f);
-  // The forward pass collected the reached sections; growth since then only appended synapses
-  // and moved thresholds after a section's first, so the list is still exact.
-  for (uint32_t a = 0; a < active.size(); ++a) {
-    const uint32_t index = active[a];
-    const SectionHeader& section = block.sections[index];
-    const float potential = state.activation[section.source];
-    uint32_t* m = block.meta.data() + section.start;
-    float* w = block.weights.data() + section.start;
+  sums.assign(block.sectionCount(), 0.0f);
+  // Growth since the forward pass only appended synapses or moved thresholds after a
+  // section's first, and the forward pass kept the starts up to date: the lists are exact.
+  for (size_t r = 0; r < reached_index.size(); ++r) {
+    const uint32_t k = reached_index[r];
+    const float potential = state.activation[block.source[k]];
+    uint32_t* m = block.meta.data() + reached_start[r];
+    float* w = block.weights.data() + reached_start[r];
+    const uint32_t count = block.count[k];
     float sum = 0.0f;
     // One synapse's update: its share of the source's error and its own weight change.
     auto learn = [&](uint32_t i, float cover) {
@@ -65,11 +66,11 @@ void backwardBlock(ClusterState& state, uint32_t block_index, std::vector<float>
       }
     };
     const PassedRun run =
-        passFullSynapses(m, section, potential, [&](uint32_t i) { learn(i, 1.0f); });
-    if (run.passed < section.count && potential - run.threshold > kPotentialCutoff) {
+        passFullSynapses(m, count, block.end[k], potential, [&](uint32_t i) { learn(i, 1.0f); });
+    if (run.passed < count && potential - run.threshold > kPotentialCutoff) {
       learn(run.passed, coverage(potential, run.threshold, run.next));
     }
-    sums[index] = sum;
+    sums[k] = sum;
   }
 }
 
@@ -112,8 +113,8 @@ void backward(ClusterState& state, std::span<const float> expected) {
     for (uint32_t k = 0; k < brick.block_count; ++k) {
       const BlockState& block = state.blocks[brick.first_block + k];
       const std::vector<float>& sums = section_sums[brick.first_block + k];
-      for (size_t index = 0; index < block.sections.size(); ++index) {
-        const uint32_t source = block.sections[index].source;
+      for (uint32_t index = 0; index < block.sectionCount(); ++index) {
+        const uint32_t source = block.source[index];
         if (state.bricks[state.neuron_brick[source]].role == BrickRole::kHidden) {
           state.delta[source] += sums[index];
         }

@@ -139,18 +139,16 @@ std::vector<uint8_t> targetChunk(const ClusterState& state) {
 
 std::vector<uint8_t> blockChunk(const BlockState& block) {
   Writer w;
-  w.u32(static_cast<uint32_t>(block.sections.size()));
-  for (const SectionHeader& s : block.sections) {
-    w.u32(s.source);
-    w.f32(s.end);
-    w.u16(s.count);
-    w.u8(s.has_successor);
+  w.u32(block.sectionCount());
+  for (uint32_t k = 0; k < block.sectionCount(); ++k) {
+    w.u32(block.source[k]);
+    w.f32(block.end[k]);
+    w.u16(block.count[k]);
+    w.u8(block.successor[k]);
   }
-  for (const SectionHeader& s : block.sections) {
-    for (uint32_t i = s.start; i < s.start + s.count; ++i) {
-      w.f32(block.weights[i]);
-      w.u32(block.meta[i]);
-    }
+  for (uint32_t i = 0; i < block.synapseCount(); ++i) {
+    w.f32(block.weights[i]);
+    w.u32(block.meta[i]);
   }
   return std::move(w.bytes());
 }
@@ -297,40 +295,41 @@ Status readBlock(const Chunk& chunk, ClusterState& state, uint32_t index,
   Reader r(chunk.payload);
   const uint32_t sections = r.u32();
   if (r.failed() || sections > r.remaining() / 11) return corrupt(where + ": section count too large");
-  block.sections.resize(sections);
   size_t synapses = 0;
-  for (SectionHeader& s : block.sections) {
-    s.source = r.u32();
-    s.end = r.f32();
-    s.count = r.u16();
-    s.has_successor = r.u8();
-    const bool sorted = &s == block.sections.data() || (&s - 1)->source <= s.source;
-    if (!sorted || s.source >= state.neuronCount() ||
-        state.bricks[state.neuron_brick[s.source]].role == BrickRole::kOutput ||
-        !std::isfinite(s.end) || s.count == 0 || s.count > settings.synapses_per_section ||
-        s.has_successor > 1) {
-      return corrupt(where + ": a section header is invalid");
+  for (uint32_t k = 0; k < sections; ++k) {
+    const uint32_t source = r.u32();
+    const float end = r.f32();
+    const uint16_t count = r.u16();
+    const uint8_t successor = r.u8();
+    const bool sorted = k == 0 || block.source.back() <= source;
+    if (!sorted || source >= state.neuronCount() ||
+        state.bricks[state.neuron_brick[source]].role == BrickRole::kOutput ||
+        !std::isfinite(end) || count == 0 || count > settings.synapses_per_section ||
+        successor > 1) {
+      return corrupt(where + ": section " + std::to_string(k) + " is invalid");
     }
-    ++owned[s.source];
-    synapses += s.count;
+    block.source.push_back(source);
+    block.end.push_back(end);
+    block.count.push_back(static_cast<uint8_t>(count));
+    block.successor.push_back(successor);
+    ++owned[source];
+    synapses += count;
   }
   if (r.failed() || r.remaining() != synapses * 8) return corrupt(where + ": synapse data has the wrong length");
-  // Lay the sections out compactly, each with room rounded up to the capacity step.
-  for (SectionHeader& s : block.sections) {
-    s.start = static_cast<uint32_t>(block.weights.size());
-    s.capacity = static_cast<uint8_t>(std::min<uint32_t>(
-        settings.synapses_per_section, (s.count + kCapacityStep - 1) / kCapacityStep * kCapacityStep));
-    block.weights.resize(s.start + s.capacity, 0.0f);
-    block.meta.resize(s.start + s.capacity, 0u);
+  block.weights.resize(synapses);
+  block.meta.resize(synapses);
+  uint32_t i = 0;
+  for (uint32_t k = 0; k < sections; ++k) {
     float previous = -1.0f;
-    for (uint32_t i = s.start; i < s.start + s.count; ++i) {
+    for (uint32_t j = 0; j < block.count[k]; ++j, ++i) {
       block.weights[i] = r.f32();
       block.meta[i] = r.u32();
       const float threshold = metaThreshold(block.meta[i]);
       // Thresholds must increase strictly and stay below the section's end.
-      if (!std::isfinite(block.weights[i]) || !(threshold > previous) || !(threshold < s.end) ||
-          metaTarget(block.meta[i]) >= block.size || metaCounter(block.meta[i]) > kPersistentCounter) {
-        return corrupt(where + ": a synapse is invalid");
+      if (!std::isfinite(block.weights[i]) || !(threshold > previous) ||
+          !(threshold < block.end[k]) || metaTarget(block.meta[i]) >= block.size ||
+          metaCounter(block.meta[i]) > kPersistentCounter) {
+        return corrupt(where + ": a synapse of section " + std::to_string(k) + " is invalid");
       }
       previous = threshold;
     }

@@ -71,7 +71,8 @@ Result<std::unique_ptr<ClusterState>> buildClusterState(const Template& tmpl) {
   state->input.assign(next_neuron, 0.0f);
   state->activation.assign(next_neuron, 0.0f);
   state->delta.assign(next_neuron, 0.0f);
-  state->active_sections.resize(state->blocks.size());
+  state->reached_index.resize(state->blocks.size());
+  state->reached_start.resize(state->blocks.size());
   state->section_sums.resize(state->blocks.size());
   state->growth.resize(state->blocks.size());
   return state;
@@ -205,8 +206,8 @@ Status Cluster::request(std::span<const float> inputs, std::span<float> outputs,
 }
 
 uint64_t blockBytes(const BlockState& block) {
-  return block.sections.capacity() * sizeof(SectionHeader) +
-         block.weights.capacity() * sizeof(float) + block.meta.capacity() * sizeof(uint32_t);
+  return block.source.capacity() * 4 + block.end.capacity() * 4 + block.count.capacity() +
+         block.successor.capacity() + block.weights.capacity() * 4 + block.meta.capacity() * 4;
 }
 
 ClusterStats Cluster::stats() const {
@@ -216,8 +217,8 @@ ClusterStats Cluster::stats() const {
   stats.neurons = state.neuronCount();
   stats.cycles_trained = state.cycle;
   for (const BlockState& block : state.blocks) {
-    stats.sections += block.sections.size();
-    for (const SectionHeader& section : block.sections) stats.synapses += section.count;
+    stats.sections += block.sectionCount();
+    stats.synapses += block.synapseCount();
     stats.synapse_bytes += blockBytes(block) + sizeof(BlockState);
   }
   // Per-neuron arrays: brick index, section count, carried, refractory, input, activation, delta.
@@ -234,22 +235,10 @@ bool sameBytes(const std::vector<T>& a, const std::vector<T>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
-// Compares sections by content, not by where they happen to sit in the arrays.
 bool sameBlock(const BlockState& a, const BlockState& b) {
-  if (a.sections.size() != b.sections.size()) return false;
-  for (size_t i = 0; i < a.sections.size(); ++i) {
-    const SectionHeader& x = a.sections[i];
-    const SectionHeader& y = b.sections[i];
-    if (x.source != y.source || x.count != y.count || x.has_successor != y.has_successor ||
-        std::memcmp(&x.end, &y.end, sizeof(float)) != 0) {
-      return false;
-    }
-    if (std::memcmp(&a.weights[x.start], &b.weights[y.start], x.count * sizeof(float)) != 0 ||
-        std::memcmp(&a.meta[x.start], &b.meta[y.start], x.count * sizeof(uint32_t)) != 0) {
-      return false;
-    }
-  }
-  return true;
+  return sameBytes(a.source, b.source) && sameBytes(a.end, b.end) && sameBytes(a.count, b.count) &&
+         sameBytes(a.successor, b.successor) && sameBytes(a.weights, b.weights) &&
+         sameBytes(a.meta, b.meta);
 }
 
 }  // namespace
@@ -271,6 +260,18 @@ bool Cluster::sameStateAs(const Cluster& other) const {
 
 // --- Section creation and storage ------------------------------------------------------------
 
+namespace {
+
+// Makes room for `extra` more elements with a small growth step: std::vector would double,
+// leaving up to half of the synapse memory unused.
+template <typename T>
+void reserveTight(std::vector<T>& values, size_t extra) {
+  const size_t needed = values.size() + extra;
+  if (needed > values.capacity()) values.reserve(needed + needed / 16 + 16);
+}
+
+}  // namespace
+
 bool createSection(ClusterState& state, const GrowthRequest& request, uint64_t key) {
   const Settings& settings = state.tmpl.settings;
   uint8_t& owned = state.section_count[request.source];
@@ -284,97 +285,36 @@ bool createSection(ClusterState& state, const GrowthRequest& request, uint64_t k
   const uint32_t block_index = brick.first_block + uniformBelow(mix64(hash), brick.block_count);
   BlockState& block = state.blocks[block_index];
 
-  SectionHeader header;
-  header.source = request.source;
-  header.start = static_cast<uint32_t>(block.weights.size());
-  header.end = quantizeUp(request.end);
-  header.has_successor = request.has_successor;
   // Sections stay sorted by source neuron (a neuron's own sections in creation order): the
   // forward walk then meets active sources in runs, which the branch predictor follows well.
-  auto position = std::upper_bound(
-      block.sections.begin(), block.sections.end(), request.source,
-      [](uint32_t source, const SectionHeader& s) { return source < s.source; });
-  const auto index = static_cast<uint32_t>(position - block.sections.begin());
-  block.sections.insert(position, header);
-  appendSynapse(state, block_index, index, quantizeDown(request.start), mix64(hash ^ key));
+  const auto position = std::upper_bound(block.source.begin(), block.source.end(), request.source);
+  const auto index = static_cast<uint32_t>(position - block.source.begin());
+  const uint32_t start = block.sectionStart(index);
+  reserveTight(block.source, 1);
+  reserveTight(block.end, 1);
+  reserveTight(block.count, 1);
+  reserveTight(block.successor, 1);
+  block.source.insert(block.source.begin() + index, request.source);
+  block.end.insert(block.end.begin() + index, quantizeUp(request.end));
+  block.count.insert(block.count.begin() + index, 0);
+  block.successor.insert(block.successor.begin() + index, request.has_successor);
+  insertSynapse(state, block_index, index, start, 0, quantizeDown(request.start), mix64(hash ^ key));
   ++owned;
   return true;
 }
 
-void appendSynapse(ClusterState& state, uint32_t block_index, uint32_t index, float threshold,
-                   uint64_t key) {
+void insertSynapse(ClusterState& state, uint32_t block_index, uint32_t index, uint32_t start,
+                   uint32_t slot, float threshold, uint64_t key) {
   BlockState& block = state.blocks[block_index];
-  const uint32_t start = reserveSynapse(block, index, state.tmpl.settings.synapses_per_section);
-  SectionHeader& section = block.sections[index];
   const uint64_t hash = hashKeys(state.tmpl.settings.seed, {state.cycle, block_index, key});
   const float magnitude = unitFloat(hash) * kInitialWeightRange;
-  block.weights[start + section.count] = (hash & 1u) != 0 ? -magnitude : magnitude;
-  block.meta[start + section.count] =
-      makeMeta(threshold, kNewSynapseCounter, uniformBelow(mix64(hash), block.size));
-  ++section.count;
-}
-
-namespace {
-
-// Rewrites a block's arrays so that sections are contiguous in header order with no holes.
-void compactBlock(BlockState& block) {
-  std::vector<float> weights;
-  std::vector<uint32_t> meta;
-  size_t total = 0;
-  for (const SectionHeader& s : block.sections) total += s.capacity;
-  weights.reserve(total + total / 4 + kCapacityStep);
-  meta.reserve(weights.capacity());
-  for (SectionHeader& s : block.sections) {
-    const uint32_t start = static_cast<uint32_t>(weights.size());
-    weights.insert(weights.end(), block.weights.begin() + s.start,
-                   block.weights.begin() + s.start + s.count);
-    meta.insert(meta.end(), block.meta.begin() + s.start, block.meta.begin() + s.start + s.count);
-    weights.resize(start + s.capacity);
-    meta.resize(start + s.capacity);
-    s.start = start;
-  }
-  block.weights = std::move(weights);
-  block.meta = std::move(meta);
-  block.hole_synapses = 0;
-}
-
-// Grows both arrays by `extra` slots with a 1.25x growth policy (std::vector doubles, which
-// would waste up to half of the synapse memory).
-void growArrays(BlockState& block, size_t extra) {
-  const size_t needed = block.weights.size() + extra;
-  if (needed > block.weights.capacity()) {
-    const size_t capacity = needed + needed / 4 + kCapacityStep;
-    block.weights.reserve(capacity);
-    block.meta.reserve(capacity);
-  }
-  block.weights.resize(needed, 0.0f);
-  block.meta.resize(needed, 0u);
-}
-
-}  // namespace
-
-uint32_t reserveSynapse(BlockState& block, uint32_t index, uint32_t max_capacity) {
-  SectionHeader& section = block.sections[index];
-  if (section.count < section.capacity) return section.start;
-  const uint32_t end = section.start + section.capacity;
-  const uint32_t capacity =
-      std::min<uint32_t>(max_capacity, section.capacity + kCapacityStep);
-  const uint32_t extra = capacity - section.capacity;
-  if (end == block.weights.size()) {
-    // The section is last in the arrays: extend in place.
-    growArrays(block, extra);
-  } else {
-    // Move the section to the end; its old run becomes a hole.
-    const uint32_t start = static_cast<uint32_t>(block.weights.size());
-    growArrays(block, capacity);
-    std::copy_n(block.weights.begin() + section.start, section.count, block.weights.begin() + start);
-    std::copy_n(block.meta.begin() + section.start, section.count, block.meta.begin() + start);
-    block.hole_synapses += section.capacity;
-    section.start = start;
-  }
-  section.capacity = static_cast<uint8_t>(capacity);
-  if (block.hole_synapses > block.weights.size() / 4 + 64) compactBlock(block);
-  return block.sections[index].start;
+  reserveTight(block.weights, 1);
+  reserveTight(block.meta, 1);
+  block.weights.insert(block.weights.begin() + start + slot,
+                       (hash & 1u) != 0 ? -magnitude : magnitude);
+  block.meta.insert(block.meta.begin() + start + slot,
+                    makeMeta(threshold, kNewSynapseCounter, uniformBelow(mix64(hash), block.size)));
+  ++block.count[index];
 }
 
 }  // namespace tendril::engine

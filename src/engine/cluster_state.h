@@ -11,6 +11,7 @@
 #pragma once
 
 #include <bit>
+#include <span>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -27,8 +28,7 @@ inline constexpr uint8_t kNewSynapseCounter = 5;      // activity counter of a n
 inline constexpr uint8_t kPersistentCounter = 10;     // counter value that is never reduced
 inline constexpr uint32_t kReductionInterval = 100;   // training cycles between reductions
 inline constexpr float kInitialWeightRange = 0.2f;    // new weights are +-U[0, 0.2)
-inline constexpr uint32_t kFreeSection = 0xFFFFFFFFu; // marks a header being released
-inline constexpr uint32_t kCapacityStep = 4;          // sections grow their room in these steps
+inline constexpr uint32_t kReleased = 0xFFFFFFFFu;    // marks a section being released
 
 // --- Synapse meta word ------------------------------------------------------------------------
 // bits 0..21  threshold: the source potential at which the synapse starts to conduct, a
@@ -68,28 +68,33 @@ inline uint32_t withCounter(uint32_t meta, uint32_t counter) {
   return (meta & ~(0xFu << 22)) | (counter << 22);
 }
 
-// One section: a chain piece of synapses owned by one source neuron, all targeting one block.
-// A section always holds at least one synapse; the threshold of its first synapse is where the
-// section starts (the H4 "offset").
-struct SectionHeader {
-  uint32_t source = kFreeSection;  // global index of the source neuron
-  uint32_t start = 0;              // first synapse in the block's arrays
-  float end = 0.0f;                // where the last synapse stops conducting
-  uint16_t count = 0;              // synapses in use (>= 1)
-  uint8_t capacity = 0;            // synapses the run has room for
-  uint8_t has_successor = 0;       // a successor section was already requested
-};
-static_assert(sizeof(SectionHeader) == 16);
-
 // Everything targeting one neuron block.
+//
+// Sections are stored structure-of-arrays, sorted by source neuron (a neuron's own sections in
+// creation order). Their synapses are contiguous in the same order with no gaps, so section
+// k's first synapse is the sum of the counts before it: walks compute it as they go, and no
+// per-section start or spare room costs memory (10 bytes per section, 8 per synapse).
+// A section always holds at least one synapse; its first threshold is where it starts (the H4
+// "offset") and `end` is where its last synapse stops conducting.
 struct BlockState {
   uint32_t brick = 0;
   uint32_t first_neuron = 0;  // global index of neuron 0 of the block
   uint32_t size = 0;          // neurons in the block (<= kBlockSize)
-  std::vector<SectionHeader> sections;  // sorted by source; a source's own in creation order
-  std::vector<float> weights;
-  std::vector<uint32_t> meta;
-  uint32_t hole_synapses = 0;  // synapse slots no section owns (compacted when large)
+  std::vector<uint32_t> source;    // per section: global index of the source neuron
+  std::vector<float> end;          // per section: end of the last synapse's range
+  std::vector<uint8_t> count;      // per section: synapses (1..synapses_per_section)
+  std::vector<uint8_t> successor;  // per section: 1 once a successor section was requested
+  std::vector<float> weights;      // per synapse
+  std::vector<uint32_t> meta;      // per synapse (threshold, counter, target)
+
+  uint32_t sectionCount() const { return static_cast<uint32_t>(source.size()); }
+  uint32_t synapseCount() const { return static_cast<uint32_t>(weights.size()); }
+  // First synapse of section k: O(k), for code off the hot paths.
+  uint32_t sectionStart(uint32_t k) const {
+    uint32_t start = 0;
+    for (uint32_t i = 0; i < k; ++i) start += count[i];
+    return start;
+  }
 };
 
 struct BrickState {
@@ -142,7 +147,10 @@ class ClusterState {
   // Scratch reused across cycles (not state): per block, each section's backward sum, and the
   // growth requests collected during a forward pass.
   std::vector<std::vector<float>> section_sums;
-  std::vector<std::vector<uint32_t>> active_sections;  // per block: sections the pass reached
+  // Per block: the sections the forward pass reached and their first synapse (kept up to date
+  // while the pass grows synapses, so the backward pass can walk the same list).
+  std::vector<std::vector<uint32_t>> reached_index;
+  std::vector<std::vector<uint32_t>> reached_start;
   std::vector<std::vector<GrowthRequest>> growth;
 
   ThreadPool* pool = nullptr;
@@ -179,16 +187,13 @@ void reduce(ClusterState& state);
 // Returns false when the neuron already owns the maximum number of sections.
 bool createSection(ClusterState& state, const GrowthRequest& request, uint64_t key);
 
-// Makes room for one more synapse at the end of section `index` of `block` (relocating or
-// compacting the block's arrays as needed). Returns the section's (possibly new) start.
-uint32_t reserveSynapse(BlockState& block, uint32_t index, uint32_t max_capacity);
+// Inserts a synapse with a random target and weight as synapse `slot` of section `index`,
+// whose first synapse is `start`; `key` makes the draw unique within the cycle. Synapses after
+// it move up by one.
+void insertSynapse(ClusterState& state, uint32_t block_index, uint32_t index, uint32_t start,
+                   uint32_t slot, float threshold, uint64_t key);
 
-// Appends a synapse with a random target and weight at the end of section `index`; `key`
-// makes the draw unique within the cycle.
-void appendSynapse(ClusterState& state, uint32_t block_index, uint32_t index, float threshold,
-                   uint64_t key);
-
-// Bytes held by the synapse storage of a block.
+// Bytes held by the section and synapse storage of a block.
 uint64_t blockBytes(const BlockState& block);
 
 }  // namespace tendril::engine

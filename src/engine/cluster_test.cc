@@ -56,9 +56,8 @@ TEST(ClusterWorkedExample, TrainingWalkSplitsWideSynapse) {
   std::vector<std::vector<GrowthRequest>> growth(state.blocks.size());
   forwardTrain(state, growth);
   const BlockState& block = state.blocks[0];
-  const SectionHeader& section = block.sections[index];
-  ASSERT_EQ(section.count, 3);
-  EXPECT_EQ(testing::sectionBorders(block, section), (std::vector<float>{100.0f, 25.0f, 45.0f}));
+  ASSERT_EQ(block.count[index], 3);
+  EXPECT_EQ(testing::sectionBorders(block, index), (std::vector<float>{100.0f, 25.0f, 45.0f}));
   EXPECT_NEAR(state.carried[kHidden0 + 7], -0.02f, 1e-7);  // -0.05 * 10 / 25
   EXPECT_NEAR(state.carried[kHidden0 + 3], 0.10f, 1e-7);
 }
@@ -70,13 +69,14 @@ TEST(ClusterWorkedExample, BackwardUpdatesWeightAndHiddenDelta) {
   const uint32_t index = addSection(state, 1, kHidden0, 0.0f, {{0.1f, 0.3f, 0}});
   state.activation[kHidden0] = 0.1375035f;
   state.activation[kOutput0] = 1.0f / (1.0f + std::exp(-0.5f));
-  collectReachedSections(state.blocks[1], state.activation.data(), state.active_sections[1]);
+  collectReachedSections(state.blocks[1], state.activation.data(), state.reached_index[1],
+                         state.reached_start[1]);
   std::vector<float> expected(10, 0.0f);
   expected[0] = 1.0f;
   backward(state, expected);
   EXPECT_NEAR(state.delta[kOutput0], -0.0887235f, 1e-6);
   const BlockState& block = state.blocks[1];
-  EXPECT_NEAR(block.weights[block.sections[index].start], 0.3044362f, 1e-6);
+  EXPECT_NEAR(block.weights[block.sectionStart(index)], 0.3044362f, 1e-6);
   EXPECT_NEAR(state.delta[kHidden0], -0.0349095f, 1e-6);
 }
 
@@ -112,11 +112,11 @@ TEST(ClusterGrowth, FirstSampleGrowsOneSynapseTakingTheWholeValue) {
   EXPECT_EQ(state.section_count[0], 1);
   uint64_t synapses = 0;
   for (const BlockState& block : state.blocks) {
-    for (const SectionHeader& s : block.sections) {
-      if (s.source != 0) continue;
-      ASSERT_EQ(s.count, 1);
-      EXPECT_EQ(testing::sectionBorders(block, s), std::vector<float>{200.0f});
-      EXPECT_LT(std::abs(block.weights[s.start]), 0.21f);
+    for (uint32_t k = 0; k < block.sectionCount(); ++k) {
+      if (block.source[k] != 0) continue;
+      ASSERT_EQ(block.count[k], 1);
+      EXPECT_EQ(testing::sectionBorders(block, k), std::vector<float>{200.0f});
+      EXPECT_LT(std::abs(block.weights[block.sectionStart(k)]), 0.21f);
       ++synapses;
     }
   }
@@ -137,8 +137,8 @@ TEST(ClusterGrowth, FullSectionWithPotentialLeftGetsASuccessor) {
   EXPECT_EQ(state.section_count[0], 2);
   bool found = false;
   for (const BlockState& block : state.blocks) {
-    for (const SectionHeader& s : block.sections) {
-      if (s.source == 0 && testing::sectionOffset(block, s) == 40.0f) found = true;
+    for (uint32_t k = 0; k < block.sectionCount(); ++k) {
+      if (block.source[k] == 0 && testing::sectionOffset(block, k) == 40.0f) found = true;
     }
   }
   EXPECT_TRUE(found) << "successor section with offset 40 (consumed potential) expected";
@@ -154,14 +154,14 @@ TEST(ClusterReduction, RemovesDeadSynapsesAndKeepsLaterThresholds) {
       state, 0, 0, 0.0f, {{1, 0.1f, 1, 1}, {2, 0.2f, 2, 10}, {3, 0.3f, 3, 1}, {4, 0.4f, 4, 5}});
   reduce(state);
   const BlockState& block = state.blocks[0];
-  const SectionHeader& s = block.sections[index];
-  ASSERT_EQ(s.count, 2);
-  EXPECT_EQ(testing::sectionOffset(block, s), 1.0f);  // the section now starts where s1 did
-  EXPECT_EQ(testing::sectionBorders(block, s), (std::vector<float>{5.0f, 4.0f}));  // 2 + 3, 4
-  EXPECT_EQ(metaCounter(block.meta[s.start]), 10u);        // persistent: untouched
-  EXPECT_EQ(metaCounter(block.meta[s.start + 1]), 4u);
-  EXPECT_EQ(block.weights[s.start], 0.2f);
-  EXPECT_EQ(block.weights[s.start + 1], 0.4f);
+  const uint32_t start = block.sectionStart(index);
+  ASSERT_EQ(block.count[index], 2);
+  EXPECT_EQ(testing::sectionOffset(block, index), 1.0f);  // the section now starts where s1 did
+  EXPECT_EQ(testing::sectionBorders(block, index), (std::vector<float>{5.0f, 4.0f}));  // 2+3, 4
+  EXPECT_EQ(metaCounter(block.meta[start]), 10u);  // persistent: untouched
+  EXPECT_EQ(metaCounter(block.meta[start + 1]), 4u);
+  EXPECT_EQ(block.weights[start], 0.2f);
+  EXPECT_EQ(block.weights[start + 1], 0.4f);
 }
 
 TEST(ClusterReduction, EmptySectionIsReleasedAndRecreatedNextCycle) {
@@ -172,7 +172,8 @@ TEST(ClusterReduction, EmptySectionIsReleasedAndRecreatedNextCycle) {
   ClusterState& state = cluster->state();
   addSection(state, 0, 0, 7.0f, {{1, 0.1f, 1, 1}});
   reduce(state);
-  EXPECT_TRUE(state.blocks[0].sections.empty());
+  EXPECT_EQ(state.blocks[0].sectionCount(), 0u);
+  EXPECT_EQ(state.blocks[0].synapseCount(), 0u);
   EXPECT_EQ(state.section_count[0], 0);
   ASSERT_EQ(state.pending_recreate.size(), 1u);
   EXPECT_EQ(state.pending_recreate[0].start, 7.0f);

@@ -69,20 +69,19 @@ void updateNeurons(const ClusterState& state, const BlockState& block, const Neu
 // Read-only walk of every section targeting `block`: fully passed synapses add their weight,
 // the synapse the potential ends in adds its share (see walk.h).
 void inferBlock(const ClusterState& state, const BlockState& block, const NeuronArrays& n,
-                std::vector<uint32_t>& active) {
+                std::vector<uint32_t>& reached_index, std::vector<uint32_t>& reached_start) {
   float* input = n.input + block.first_neuron;
-  const float* weights = block.weights.data();
-  const uint32_t* meta = block.meta.data();
-  const uint32_t active_count = collectReachedSections(block, n.activation, active);
-  for (uint32_t a = 0; a < active_count; ++a) {
-    const SectionHeader& section = block.sections[active[a]];
-    const float potential = n.activation[section.source];
-    const uint32_t* m = meta + section.start;
-    const float* w = weights + section.start;
-    const PassedRun run =
-        passFullSynapses(m, section, potential, [&](uint32_t i) { input[metaTarget(m[i])] += w[i]; });
-    const float reach = potential - run.threshold;
-    if (run.passed < section.count && reach > kPotentialCutoff) {
+  const uint32_t reached =
+      collectReachedSections(block, n.activation, reached_index, reached_start);
+  for (uint32_t r = 0; r < reached; ++r) {
+    const uint32_t k = reached_index[r];
+    const float potential = n.activation[block.source[k]];
+    const uint32_t* m = block.meta.data() + reached_start[r];
+    const float* w = block.weights.data() + reached_start[r];
+    const uint32_t count = block.count[k];
+    const PassedRun run = passFullSynapses(m, count, block.end[k], potential,
+                                           [&](uint32_t i) { input[metaTarget(m[i])] += w[i]; });
+    if (run.passed < count && potential - run.threshold > kPotentialCutoff) {
       input[metaTarget(m[run.passed])] +=
           w[run.passed] * coverage(potential, run.threshold, run.next);
     }
@@ -98,56 +97,64 @@ void inferBlock(const ClusterState& state, const BlockState& block, const Neuron
 // - a full section with potential left requests a successor section starting at its end.
 void trainBlock(ClusterState& state, uint32_t block_index, std::vector<GrowthRequest>& growth) {
   BlockState& block = state.blocks[block_index];
-  std::vector<uint32_t>& active = state.active_sections[block_index];
-  const uint32_t max_capacity = state.tmpl.settings.synapses_per_section;
+  std::vector<uint32_t>& reached_index = state.reached_index[block_index];
+  std::vector<uint32_t>& reached_start = state.reached_start[block_index];
+  const uint32_t max_count = state.tmpl.settings.synapses_per_section;
   float* input = state.input.data() + block.first_neuron;
-  const uint32_t active_count = collectReachedSections(block, state.activation.data(), active);
-  for (uint32_t a = 0; a < active_count; ++a) {
-    const uint32_t index = active[a];
-    const uint32_t source = block.sections[index].source;
+  const uint32_t reached =
+      collectReachedSections(block, state.activation.data(), reached_index, reached_start);
+  uint32_t inserted = 0;  // synapses grown so far: later sections start that much further on
+  for (uint32_t r = 0; r < reached; ++r) {
+    const uint32_t k = reached_index[r];
+    const uint32_t start = reached_start[r] + inserted;
+    reached_start[r] = start;
+    const uint32_t source = block.source[k];
     const float potential = state.activation[source];
-    const uint32_t* m = block.meta.data() + block.sections[index].start;
-    const float* w = block.weights.data() + block.sections[index].start;
-    const PassedRun run = passFullSynapses(m, block.sections[index], potential,
-                                           [&](uint32_t i) { input[metaTarget(m[i])] += w[i]; });
-    uint32_t slot = run.passed;
+    const PassedRun run = [&] {
+      const uint32_t* m = block.meta.data() + start;
+      const float* w = block.weights.data() + start;
+      return passFullSynapses(m, block.count[k], block.end[k], potential,
+                              [&](uint32_t i) { input[metaTarget(m[i])] += w[i]; });
+    }();
+    const uint32_t slot = run.passed;
     float threshold = run.threshold;
     float next = run.next;
-    if (slot == block.sections[index].count) {
+    const uint64_t key = (uint64_t{k} << 8) | slot;
+    if (slot == block.count[k]) {
       // Every synapse passed: grow into the potential left, or ask for a successor.
-      SectionHeader& section = block.sections[index];
-      if (potential - section.end <= kPotentialCutoff) continue;
-      if (section.count >= max_capacity) {
-        if (!section.has_successor) {
-          section.has_successor = 1;
-          growth.push_back({source, section.end, potential, 0});
+      if (potential - block.end[k] <= kPotentialCutoff) continue;
+      if (block.count[k] >= max_count) {
+        if (block.successor[k] == 0) {
+          block.successor[k] = 1;
+          growth.push_back({source, block.end[k], potential, 0});
         }
         continue;
       }
-      threshold = section.end;
-      section.end = quantizeUp(potential);
-      next = section.end;
-      appendSynapse(state, block_index, index, threshold, (uint64_t{index} << 8) | slot);
+      threshold = block.end[k];
+      block.end[k] = quantizeUp(potential);
+      next = block.end[k];
+      insertSynapse(state, block_index, k, start, slot, threshold, key);
+      ++inserted;
     }
     const float reach = potential - threshold;
     if (reach <= kPotentialCutoff) continue;
-    if (next - threshold > 2.0f * reach && slot + 1 < max_capacity) {
+    if (next - threshold > 2.0f * reach && slot + 1 < max_count) {
       const float middle = quantizeDown(threshold + 0.5f * (next - threshold));
       // Both halves must stay wider than the cut-off (a fully passed synapse is then always
-      // reached, which the fast loops rely on).
+      // reached, which the walks rely on).
       if (middle - threshold > kPotentialCutoff && next - middle > kPotentialCutoff) {
-        if (slot + 1 == block.sections[index].count) {
-          appendSynapse(state, block_index, index, middle, (uint64_t{index} << 8) | (slot + 1));
+        if (slot + 1 == block.count[k]) {
+          insertSynapse(state, block_index, k, start, slot + 1, middle, key + 1);
+          ++inserted;
         } else {
-          uint32_t& following = block.meta[block.sections[index].start + slot + 1];
+          uint32_t& following = block.meta[start + slot + 1];
           following = withThreshold(following, middle);
         }
         next = middle;
       }
     }
-    const SectionHeader& section = block.sections[index];
-    input[metaTarget(block.meta[section.start + slot])] +=
-        block.weights[section.start + slot] * coverage(potential, threshold, next);
+    input[metaTarget(block.meta[start + slot])] +=
+        block.weights[start + slot] * coverage(potential, threshold, next);
   }
   updateNeurons(state, block, {state.input.data(), state.activation.data(), state.carried.data(),
                                state.refractory.data()});
@@ -196,11 +203,13 @@ void forwardInfer(const ClusterState& state, std::span<float> input, std::span<f
                   std::span<float> carried, std::span<uint8_t> refractory) {
   const NeuronArrays arrays{input.data(), activation.data(), carried.data(), refractory.data()};
   // Requests run on the caller's thread: parallelism for requests is across samples.
-  thread_local std::vector<uint32_t> active;
+  thread_local std::vector<uint32_t> reached_index;
+  thread_local std::vector<uint32_t> reached_start;
   for (uint32_t b : state.order) {
     const BrickState& brick = state.bricks[b];
     for (uint32_t k = 0; k < brick.block_count; ++k) {
-      inferBlock(state, state.blocks[brick.first_block + k], arrays, active);
+      inferBlock(state, state.blocks[brick.first_block + k], arrays, reached_index,
+                 reached_start);
     }
   }
 }

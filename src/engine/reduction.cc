@@ -7,20 +7,21 @@
 // synapse keeps the threshold at which it starts. A section left empty is released; its source
 // neuron gets a fresh one-synapse section over the same range at the end of the next training
 // cycle.
-#include <vector>
-
 #include "engine/cluster_state.h"
 
 namespace tendril::engine {
 
 void reduce(ClusterState& state) {
   for (BlockState& block : state.blocks) {
-    bool released = false;
-    for (SectionHeader& section : block.sections) {
-      const float first_threshold = metaThreshold(block.meta[section.start]);
+    // One pass compacts sections and synapses in place.
+    uint32_t read = 0;
+    uint32_t write = 0;
+    uint32_t kept_sections = 0;
+    for (uint32_t k = 0; k < block.sectionCount(); ++k) {
+      const float first_threshold = metaThreshold(block.meta[read]);
       uint32_t kept = 0;
-      for (uint32_t i = 0; i < section.count; ++i) {
-        uint32_t meta = block.meta[section.start + i];
+      for (uint32_t i = 0; i < block.count[k]; ++i, ++read) {
+        uint32_t meta = block.meta[read];
         const uint32_t counter = metaCounter(meta);
         if (counter < kPersistentCounter) {
           meta = withCounter(meta, counter - 1);
@@ -28,24 +29,29 @@ void reduce(ClusterState& state) {
           // the first one, moves the section's start up): later thresholds do not move.
           if (counter - 1 == 0) continue;
         }
-        block.meta[section.start + kept] = meta;
-        block.weights[section.start + kept] = block.weights[section.start + i];
+        block.meta[write] = meta;
+        block.weights[write] = block.weights[read];
+        ++write;
         ++kept;
       }
-      section.count = static_cast<uint16_t>(kept);
       if (kept == 0) {
         state.pending_recreate.push_back(
-            {section.source, first_threshold, section.end, section.has_successor});
-        --state.section_count[section.source];
-        block.hole_synapses += section.capacity;
-        section.source = kFreeSection;
-        released = true;
+            {block.source[k], first_threshold, block.end[k], block.successor[k]});
+        --state.section_count[block.source[k]];
+        continue;
       }
+      block.source[kept_sections] = block.source[k];
+      block.end[kept_sections] = block.end[k];
+      block.count[kept_sections] = static_cast<uint8_t>(kept);
+      block.successor[kept_sections] = block.successor[k];
+      ++kept_sections;
     }
-    // Drop released headers; the rest stay sorted by source.
-    if (released) {
-      std::erase_if(block.sections, [](const SectionHeader& s) { return s.source == kFreeSection; });
-    }
+    block.source.resize(kept_sections);
+    block.end.resize(kept_sections);
+    block.count.resize(kept_sections);
+    block.successor.resize(kept_sections);
+    block.weights.resize(write);
+    block.meta.resize(write);
   }
 }
 

@@ -36,44 +36,43 @@ struct SynapseSpec {
 inline uint32_t addSection(ClusterState& state, uint32_t block_index, uint32_t source,
                            float offset, const std::vector<SynapseSpec>& synapses) {
   BlockState& block = state.blocks[block_index];
-  SectionHeader header;
-  header.source = source;
-  header.start = static_cast<uint32_t>(block.weights.size());
-  header.count = static_cast<uint16_t>(synapses.size());
-  header.capacity = static_cast<uint8_t>(state.tmpl.settings.synapses_per_section);
+  // Keep the block's sections sorted by source, as the engine does.
+  const auto position = std::upper_bound(block.source.begin(), block.source.end(), source);
+  const auto index = static_cast<uint32_t>(position - block.source.begin());
+  const uint32_t start = block.sectionStart(index);
   float threshold = offset;
+  std::vector<float> weights;
+  std::vector<uint32_t> meta;
   for (const SynapseSpec& s : synapses) {
-    block.weights.push_back(s.weight);
-    block.meta.push_back(makeMeta(threshold, s.counter, s.target));
+    weights.push_back(s.weight);
+    meta.push_back(makeMeta(threshold, s.counter, s.target));
     threshold += s.border;
   }
-  header.end = threshold;
-  block.weights.resize(header.start + header.capacity, 0.0f);
-  block.meta.resize(header.start + header.capacity, 0u);
-  // Keep the block's sections sorted by source, as the engine does.
-  auto position = std::upper_bound(
-      block.sections.begin(), block.sections.end(), source,
-      [](uint32_t value, const SectionHeader& s) { return value < s.source; });
-  const auto index = static_cast<uint32_t>(position - block.sections.begin());
-  block.sections.insert(position, header);
+  block.source.insert(position, source);
+  block.end.insert(block.end.begin() + index, threshold);
+  block.count.insert(block.count.begin() + index, static_cast<uint8_t>(synapses.size()));
+  block.successor.insert(block.successor.begin() + index, 0);
+  block.weights.insert(block.weights.begin() + start, weights.begin(), weights.end());
+  block.meta.insert(block.meta.begin() + start, meta.begin(), meta.end());
   ++state.section_count[source];
   return index;
 }
 
-// The widths (borders) of a section's synapses, recovered from their thresholds.
-inline std::vector<float> sectionBorders(const BlockState& block, const SectionHeader& section) {
+// The widths (borders) of section k's synapses, recovered from their thresholds.
+inline std::vector<float> sectionBorders(const BlockState& block, uint32_t k) {
+  const uint32_t start = block.sectionStart(k);
   std::vector<float> borders;
-  for (uint32_t i = 0; i < section.count; ++i) {
-    const float next = i + 1 < section.count ? metaThreshold(block.meta[section.start + i + 1])
-                                             : section.end;
-    borders.push_back(next - metaThreshold(block.meta[section.start + i]));
+  for (uint32_t i = 0; i < block.count[k]; ++i) {
+    const float next =
+        i + 1 < block.count[k] ? metaThreshold(block.meta[start + i + 1]) : block.end[k];
+    borders.push_back(next - metaThreshold(block.meta[start + i]));
   }
   return borders;
 }
 
-// Where a section starts conducting (the H4 "offset").
-inline float sectionOffset(const BlockState& block, const SectionHeader& section) {
-  return metaThreshold(block.meta[section.start]);
+// Where section k starts conducting (the H4 "offset").
+inline float sectionOffset(const BlockState& block, uint32_t k) {
+  return metaThreshold(block.meta[block.sectionStart(k)]);
 }
 
 // A generated classification task: `classes` classes over `width` raw inputs in 0..range.

@@ -15,22 +15,29 @@
 
 namespace tendril::engine {
 
-// Indices of the sections of `block` whose first synapse the current activations reach,
-// collected without branches (which sources fire is random to the branch predictor). Leaves
-// exactly those indices in `active` and returns their number.
+// Collects the sections of `block` whose first synapse the activations reach, with their first
+// synapse, without branches (which sources fire is random to the branch predictor). Leaves
+// exactly those sections in `index`/`start` and returns their number.
 inline uint32_t collectReachedSections(const BlockState& block, const float* activation,
-                                       std::vector<uint32_t>& active) {
-  const SectionHeader* sections = block.sections.data();
+                                       std::vector<uint32_t>& index,
+                                       std::vector<uint32_t>& start) {
+  const uint32_t sections = block.sectionCount();
+  index.resize(sections + 1);
+  start.resize(sections + 1);
+  const uint32_t* source = block.source.data();
+  const uint8_t* count = block.count.data();
   const uint32_t* meta = block.meta.data();
-  const uint32_t count = static_cast<uint32_t>(block.sections.size());
-  active.resize(count + 1);
   uint32_t reached = 0;
-  for (uint32_t k = 0; k < count; ++k) {
-    const float reach = activation[sections[k].source] - metaThreshold(meta[sections[k].start]);
-    active[reached] = k;
+  uint32_t first = 0;
+  for (uint32_t k = 0; k < sections; ++k) {
+    const float reach = activation[source[k]] - metaThreshold(meta[first]);
+    index[reached] = k;
+    start[reached] = first;
     reached += reach > kPotentialCutoff ? 1u : 0u;
+    first += count[k];
   }
-  active.resize(reached);
+  index.resize(reached);
+  start.resize(reached);
   return reached;
 }
 
@@ -43,10 +50,11 @@ struct PassedRun {
 };
 
 // Calls on_passed(i) for every fully passed synapse in order and says where the walk ends.
+// `meta` points at the section's first synapse.
 template <typename OnPassed>
-inline PassedRun passFullSynapses(const uint32_t* meta, const SectionHeader& section,
+inline PassedRun passFullSynapses(const uint32_t* meta, uint32_t count, float end,
                                   float potential, OnPassed&& on_passed) {
-  const uint32_t last = section.count - 1u;
+  const uint32_t last = count - 1u;
   float threshold = metaThreshold(meta[0]);
   uint32_t i = 0;
   for (; i < last; ++i) {
@@ -55,9 +63,9 @@ inline PassedRun passFullSynapses(const uint32_t* meta, const SectionHeader& sec
     on_passed(i);
     threshold = next;
   }
-  if (section.end > potential) return {last, threshold, section.end};
+  if (end > potential) return {last, threshold, end};
   on_passed(last);
-  return {section.count, section.end, section.end};
+  return {count, end, end};
 }
 
 // Coverage of a reached synapse [threshold, next) by `potential`.
