@@ -14,20 +14,30 @@ namespace {
 
 constexpr float kLog2e = 1.4426950408889634f;  // d/dx log2(1 + x) = log2(e) * 2^-log2(1 + x)
 
+// The step size of this cycle: constant, or rate x D / (D + cycles) with a decay of D cycles.
+float learningRate(const ClusterState& state) {
+  const Settings& settings = state.tmpl.settings;
+  if (settings.learning_rate_decay == 0) return static_cast<float>(settings.learning_rate);
+  const double decay = static_cast<double>(settings.learning_rate_decay);
+  return static_cast<float>(settings.learning_rate * decay /
+                            (decay + static_cast<double>(state.cycle)));
+}
+
 void outputDeltas(ClusterState& state, std::span<const float> expected) {
-  const bool cross_entropy = state.tmpl.settings.output_loss == OutputLoss::kCrossEntropy;
+  const OutputLoss loss = state.tmpl.settings.output_loss;
   for (const Port& port : state.outputs) {
     const BrickState& brick = state.bricks[port.brick];
     for (uint32_t i = 0; i < port.width; ++i) {
       const uint32_t neuron = brick.first_neuron + i;
       const float y = state.activation[neuron];
       const float t = expected[port.offset + i];
-      // A neuron no synapse reached has y == 0 and nothing to update; keep its delta at 0 so
-      // the H4 and cross-entropy rules agree on it.
-      if (y == 0.0f) {
+      if (loss == OutputLoss::kSoftmax) {
+        state.delta[neuron] = y - t;
+      } else if (y == 0.0f) {
+        // A sigmoid output no synapse reached is 0 and has nothing to update.
         state.delta[neuron] = 0.0f;
       } else {
-        state.delta[neuron] = cross_entropy ? y - t : (y - t) * y * (1.0f - y);
+        state.delta[neuron] = loss == OutputLoss::kCrossEntropy ? y - t : (y - t) * y * (1.0f - y);
       }
     }
   }
@@ -39,14 +49,14 @@ void backwardBlock(ClusterState& state, uint32_t block_index, std::vector<float>
   BlockState& block = state.blocks[block_index];
   const std::vector<uint32_t>& reached_index = state.reached_index[block_index];
   const std::vector<uint32_t>& reached_start = state.reached_start[block_index];
-  const float rate = static_cast<float>(state.tmpl.settings.learning_rate);
+  const float rate = learningRate(state);
   const bool count_activity = state.tmpl.settings.enable_reduction;
   const float* delta = state.delta.data() + block.first_neuron;
   const float* target_activation = state.activation.data() + block.first_neuron;
   sums.assign(block.sectionCount(), 0.0f);
   // Growth since the forward pass only appended synapses or moved thresholds after a
   // section's first, and the forward pass kept the starts up to date: the lists are exact.
-  for (size_t r = 0; r < reached_index.size(); ++r) {
+  for (uint32_t r = 0; r < state.reached_count[block_index]; ++r) {
     const uint32_t k = reached_index[r];
     const float potential = state.activation[block.source[k]];
     uint32_t* m = block.meta.data() + reached_start[r];

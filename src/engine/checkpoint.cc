@@ -254,16 +254,17 @@ Status readState(const Chunk& chunk, ClusterState& state) {
   return Status::Ok();
 }
 
-Status readTargets(const Chunk& chunk, ClusterState& state) {
+// The target lists are derived from the template and seed; the stored copy lets a reader
+// detect a checkpoint whose wiring this build would not reproduce.
+Status readTargets(const Chunk& chunk, const ClusterState& state) {
   Reader r(chunk.payload);
-  for (BrickState& brick : state.bricks) {
+  for (const BrickState& brick : state.bricks) {
     const uint32_t count = r.u32();
     if (r.failed() || count > r.remaining() / 4) return corrupt("target list too long");
     if (count != brick.possible_targets.size()) return corrupt("target list size does not match");
-    for (uint32_t& target : brick.possible_targets) {
-      target = r.u32();
-      if (target >= state.bricks.size() || state.bricks[target].role == BrickRole::kInput) {
-        return corrupt("a possible target is not a brick that can be targeted");
+    for (uint32_t expected : brick.possible_targets) {
+      if (r.u32() != expected) {
+        return corrupt("a possible-target list differs from the one its template and seed give");
       }
     }
   }
@@ -287,6 +288,13 @@ Status readNeurons(const Chunk& chunk, ClusterState& state) {
   return Status::Ok();
 }
 
+// Whether a section of `source` may live in a block of `brick`: only bricks on its brick's
+// possible-target list are ever chosen.
+bool canTarget(const ClusterState& state, uint32_t source, uint32_t brick) {
+  const auto& targets = state.bricks[state.neuron_brick[source]].possible_targets;
+  return std::find(targets.begin(), targets.end(), brick) != targets.end();
+}
+
 Status readBlock(const Chunk& chunk, ClusterState& state, uint32_t index,
                  std::vector<uint32_t>& owned) {
   BlockState& block = state.blocks[index];
@@ -304,6 +312,7 @@ Status readBlock(const Chunk& chunk, ClusterState& state, uint32_t index,
     const bool sorted = k == 0 || block.source.back() <= source;
     if (!sorted || source >= state.neuronCount() ||
         state.bricks[state.neuron_brick[source]].role == BrickRole::kOutput ||
+        !canTarget(state, source, block.brick) ||
         !std::isfinite(end) || count == 0 || count > settings.synapses_per_section ||
         successor > 1) {
       return corrupt(where + ": section " + std::to_string(k) + " is invalid");
@@ -328,7 +337,7 @@ Status readBlock(const Chunk& chunk, ClusterState& state, uint32_t index,
       // Thresholds must increase strictly and stay below the section's end.
       if (!std::isfinite(block.weights[i]) || !(threshold > previous) ||
           !(threshold < block.end[k]) || metaTarget(block.meta[i]) >= block.size ||
-          metaCounter(block.meta[i]) > kPersistentCounter) {
+          metaCounter(block.meta[i]) == 0 || metaCounter(block.meta[i]) > kPersistentCounter) {
         return corrupt(where + ": a synapse of section " + std::to_string(k) + " is invalid");
       }
       previous = threshold;

@@ -845,7 +845,7 @@ TEST(CheckpointInconsistent, ContentBehindValidChecksumsIsRefused) {
 // In a block of fewer than 64 neurons the following passes then read and write neuron 63 of the
 // block: another block's neurons, or past the neuron arrays for the last block (the sanitizer
 // build reports it in backwardBlock). Enable once readBlock refuses counter 0.
-TEST(CheckpointInconsistent, DISABLED_SynapseWithActivityCounterZeroIsRefused) {
+TEST(CheckpointInconsistent, SynapseWithActivityCounterZeroIsRefused) {
   const SmallCheckpoint small = smallCheckpoint();
   const SectionAt section = sectionsOf(small.cluster->state()).back();
   CheckpointParts parts = splitCheckpoint(small.bytes);

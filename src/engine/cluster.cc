@@ -73,6 +73,7 @@ Result<std::unique_ptr<ClusterState>> buildClusterState(const Template& tmpl) {
   state->delta.assign(next_neuron, 0.0f);
   state->reached_index.resize(state->blocks.size());
   state->reached_start.resize(state->blocks.size());
+  state->reached_count.assign(state->blocks.size(), 0);
   state->section_sums.resize(state->blocks.size());
   state->growth.resize(state->blocks.size());
   return state;
@@ -254,6 +255,18 @@ bool Cluster::sameStateAs(const Cluster& other) const {
   }
   for (size_t i = 0; i < a.blocks.size(); ++i) {
     if (!sameBlock(a.blocks[i], b.blocks[i])) return false;
+  }
+  for (size_t i = 0; i < a.bricks.size(); ++i) {
+    if (a.bricks[i].possible_targets != b.bricks[i].possible_targets) return false;
+  }
+  for (size_t i = 0; i < a.pending_recreate.size(); ++i) {
+    const GrowthRequest& x = a.pending_recreate[i];
+    const GrowthRequest& y = b.pending_recreate[i];
+    if (x.source != y.source || x.has_successor != y.has_successor ||
+        std::memcmp(&x.start, &y.start, sizeof(float)) != 0 ||
+        std::memcmp(&x.end, &y.end, sizeof(float)) != 0) {
+      return false;
+    }
   }
   return true;
 }

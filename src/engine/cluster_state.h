@@ -151,6 +151,7 @@ class ClusterState {
   // while the pass grows synapses, so the backward pass can walk the same list).
   std::vector<std::vector<uint32_t>> reached_index;
   std::vector<std::vector<uint32_t>> reached_start;
+  std::vector<uint32_t> reached_count;
   std::vector<std::vector<GrowthRequest>> growth;
 
   ThreadPool* pool = nullptr;

@@ -69,8 +69,8 @@ TEST(ClusterWorkedExample, BackwardUpdatesWeightAndHiddenDelta) {
   const uint32_t index = addSection(state, 1, kHidden0, 0.0f, {{0.1f, 0.3f, 0}});
   state.activation[kHidden0] = 0.1375035f;
   state.activation[kOutput0] = 1.0f / (1.0f + std::exp(-0.5f));
-  collectReachedSections(state.blocks[1], state.activation.data(), state.reached_index[1],
-                         state.reached_start[1]);
+  state.reached_count[1] = collectReachedSections(state.blocks[1], state.activation.data(),
+                                                 state.reached_index[1], state.reached_start[1]);
   std::vector<float> expected(10, 0.0f);
   expected[0] = 1.0f;
   backward(state, expected);

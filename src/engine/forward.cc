@@ -29,6 +29,14 @@ inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 void updateNeurons(const ClusterState& state, const BlockState& block, const NeuronArrays& n) {
   const uint32_t first = block.first_neuron;
   if (state.bricks[block.brick].role == BrickRole::kOutput) {
+    if (state.tmpl.settings.output_loss == OutputLoss::kSoftmax) {
+      // Raw sums for now; softmaxBrick() normalises once every block of the brick is done.
+      for (uint32_t i = first; i < first + block.size; ++i) {
+        n.activation[i] = n.input[i];
+        n.input[i] = 0.0f;
+      }
+      return;
+    }
     for (uint32_t i = first; i < first + block.size; ++i) {
       const float x = n.input[i];
       n.activation[i] = x != 0.0f ? sigmoid(x) : 0.0f;
@@ -103,6 +111,7 @@ void trainBlock(ClusterState& state, uint32_t block_index, std::vector<GrowthReq
   float* input = state.input.data() + block.first_neuron;
   const uint32_t reached =
       collectReachedSections(block, state.activation.data(), reached_index, reached_start);
+  state.reached_count[block_index] = reached;
   uint32_t inserted = 0;  // synapses grown so far: later sections start that much further on
   for (uint32_t r = 0; r < reached; ++r) {
     const uint32_t k = reached_index[r];
@@ -160,6 +169,21 @@ void trainBlock(ClusterState& state, uint32_t block_index, std::vector<GrowthReq
                                state.refractory.data()});
 }
 
+// Softmax over an output brick's raw sums (max-shifted so exp cannot overflow).
+void softmaxBrick(const ClusterState& state, const BrickState& brick, float* activation) {
+  if (brick.role != BrickRole::kOutput || state.tmpl.settings.output_loss != OutputLoss::kSoftmax) {
+    return;
+  }
+  float* y = activation + brick.first_neuron;
+  const float top = *std::max_element(y, y + brick.neuron_count);
+  float sum = 0.0f;
+  for (uint32_t i = 0; i < brick.neuron_count; ++i) {
+    y[i] = std::exp(y[i] - top);
+    sum += y[i];
+  }
+  for (uint32_t i = 0; i < brick.neuron_count; ++i) y[i] /= sum;
+}
+
 // Runs fn(block index) for every block of `brick`, in parallel when a pool is attached.
 template <typename Fn>
 void forEachBlock(const ClusterState& state, const BrickState& brick, Fn&& fn) {
@@ -196,6 +220,7 @@ void forwardTrain(ClusterState& state, std::vector<std::vector<GrowthRequest>>& 
   for (uint32_t b : state.order) {
     forEachBlock(state, state.bricks[b],
                  [&](uint32_t block) { trainBlock(state, block, growth[block]); });
+    softmaxBrick(state, state.bricks[b], state.activation.data());
   }
 }
 
@@ -211,6 +236,7 @@ void forwardInfer(const ClusterState& state, std::span<float> input, std::span<f
       inferBlock(state, state.blocks[brick.first_block + k], arrays, reached_index,
                  reached_start);
     }
+    softmaxBrick(state, brick, activation.data());
   }
 }
 

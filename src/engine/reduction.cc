@@ -23,7 +23,9 @@ void reduce(ClusterState& state) {
       for (uint32_t i = 0; i < block.count[k]; ++i, ++read) {
         uint32_t meta = block.meta[read];
         const uint32_t counter = metaCounter(meta);
-        if (counter < kPersistentCounter) {
+        // Counters are 1..10 in a live cluster (a synapse at 0 is removed in the pass that
+        // takes it there); the guard keeps a 0 from wrapping into the target bits.
+        if (counter < kPersistentCounter && counter > 0) {
           meta = withCounter(meta, counter - 1);
           // Dropping a synapse's threshold hands its range to the synapse before it (or, for
           // the first one, moves the section's start up): later thresholds do not move.

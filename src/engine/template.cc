@@ -155,10 +155,15 @@ Status setBool(bool& field, std::string_view value) {
 }
 
 const char* outputLossName(OutputLoss loss) {
-  return loss == OutputLoss::kCrossEntropy ? "cross_entropy" : "squared_error";
+  switch (loss) {
+    case OutputLoss::kCrossEntropy: return "cross_entropy";
+    case OutputLoss::kSoftmax: return "softmax";
+    case OutputLoss::kSquaredError: break;
+  }
+  return "squared_error";
 }
 
-constexpr std::array<SettingDef, 10> kSettingDefs = {{
+constexpr std::array<SettingDef, 11> kSettingDefs = {{
     {{"neuron_cooldown", "float", "1000000000.0",
       "divisor applied each cycle to a hidden neuron's carried potential; >= 1 "
       "(1 keeps all of it, the default 1e9 keeps nothing)"},
@@ -202,6 +207,13 @@ constexpr std::array<SettingDef, 10> kSettingDefs = {{
        return {};
      },
      [](const Settings& s) { return formatNumber(s.learning_rate); }},
+    {{"learning_rate_decay", "int", "0",
+      "cycles over which the learning rate halves, as rate x D / (D + cycles trained); "
+      "0 keeps it constant; 0..10^12"},
+     [](Settings& s, std::string_view value, const TemplateLimits&) {
+       return setInteger(s.learning_rate_decay, value, 0, uint64_t{1000000000000});
+     },
+     [](const Settings& s) { return std::to_string(s.learning_rate_decay); }},
     {{"seed", "int", "0", "all randomness of the cluster derives from it; 0..2^64-1"},
      [](Settings& s, std::string_view value, const TemplateLimits&) {
        return setInteger(s.seed, value, 0, std::numeric_limits<uint64_t>::max());
@@ -214,14 +226,18 @@ constexpr std::array<SettingDef, 10> kSettingDefs = {{
      },
      [](const Settings& s) { return std::string(s.sign_split_inputs ? "true" : "false"); }},
     {{"output_loss", "enum", "squared_error",
-      "how the output error is measured: squared_error (the Hanami rule) or cross_entropy"},
+      "how outputs are formed and their error measured: squared_error (sigmoid outputs, the "
+      "Hanami rule), cross_entropy (sigmoid outputs) or softmax (each output brick sums to 1)"},
      [](Settings& s, std::string_view value, const TemplateLimits&) -> Status {
        if (value == "squared_error") {
          s.output_loss = OutputLoss::kSquaredError;
        } else if (value == "cross_entropy") {
          s.output_loss = OutputLoss::kCrossEntropy;
+       } else if (value == "softmax") {
+         s.output_loss = OutputLoss::kSoftmax;
        } else {
-         return Status::Invalid("expected squared_error or cross_entropy, got " + quote(value));
+         return Status::Invalid("expected squared_error, cross_entropy or softmax, got " +
+                                quote(value));
        }
        return {};
      },

@@ -46,6 +46,7 @@ std::string describeBrick(const BrickSpec& brick);
 enum class OutputLoss : uint8_t {
   kSquaredError = 0,  // H4 rule: delta = (y - t) * y * (1 - y)
   kCrossEntropy = 1,  // sigmoid + binary cross-entropy: delta = y - t
+  kSoftmax = 2,       // softmax over each output brick + cross-entropy: delta = y - t
 };
 
 // Every setting of a template, with its default. The table in template.cc declares each key
@@ -56,6 +57,7 @@ struct Settings {
   uint32_t max_connection_distance = 1;  // brick hops a new section may reach
   bool enable_reduction = false;         // prune synapses that never prove useful
   double learning_rate = 0.05;           // Tendril extension
+  uint64_t learning_rate_decay = 0;      // Tendril extension: cycles until the rate halves
   uint64_t seed = 0;                     // Tendril extension: all randomness derives from it
   bool sign_split_inputs = true;         // Tendril extension: negative inputs get own channel
   OutputLoss output_loss = OutputLoss::kSquaredError;  // Tendril extension

@@ -17,13 +17,18 @@ namespace tendril::engine {
 
 // Collects the sections of `block` whose first synapse the activations reach, with their first
 // synapse, without branches (which sources fire is random to the branch predictor). Leaves
-// exactly those sections in `index`/`start` and returns their number.
+// exactly those sections in `index`/`start` and returns their number. The vectors only ever
+// grow, so steady-state calls neither allocate nor clear memory.
 inline uint32_t collectReachedSections(const BlockState& block, const float* activation,
-                                       std::vector<uint32_t>& index,
-                                       std::vector<uint32_t>& start) {
+                                       std::vector<uint32_t>& index_buffer,
+                                       std::vector<uint32_t>& start_buffer) {
   const uint32_t sections = block.sectionCount();
-  index.resize(sections + 1);
-  start.resize(sections + 1);
+  if (index_buffer.size() < sections + 1) {
+    index_buffer.resize(sections + 1);
+    start_buffer.resize(sections + 1);
+  }
+  uint32_t* index = index_buffer.data();
+  uint32_t* start = start_buffer.data();
   const uint32_t* source = block.source.data();
   const uint8_t* count = block.count.data();
   const uint32_t* meta = block.meta.data();
@@ -36,8 +41,6 @@ inline uint32_t collectReachedSections(const BlockState& block, const float* act
     reached += reach > kPotentialCutoff ? 1u : 0u;
     first += count[k];
   }
-  index.resize(reached);
-  start.resize(reached);
   return reached;
 }
 
