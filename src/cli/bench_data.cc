@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "cli/bench_templates.h"
 #include "data/mnist_json.h"
 #include "data/table_samples.h"
 
@@ -106,27 +107,26 @@ std::unique_ptr<SampleSet> imageSamples(data::ImageSet images) {
   return std::make_unique<ImageSamples>(std::move(images));
 }
 
-engine::Template imageTemplate(uint32_t pixels, uint32_t classes) {
-  engine::Template tmpl;
-  tmpl.bricks.push_back({{1, 1, 1}, engine::BrickRole::kInput, "pixels", pixels, 0});
-  tmpl.bricks.push_back({{2, 1, 1}, engine::BrickRole::kHidden, "", 400, 0});
-  tmpl.bricks.push_back({{3, 1, 1}, engine::BrickRole::kOutput, "classes", classes, 0});
-  return tmpl;
-}
-
-engine::Template staircaseTemplate() {
-  engine::Template tmpl;
-  tmpl.settings.neuron_cooldown = 100000000000.0;  // Hanami's value
-  tmpl.bricks.push_back({{1, 1, 1}, engine::BrickRole::kInput, "input", 25, 0});
-  tmpl.bricks.push_back({{2, 1, 1}, engine::BrickRole::kHidden, "", 128, 0});
-  tmpl.bricks.push_back({{3, 1, 1}, engine::BrickRole::kHidden, "", 128, 0});
-  tmpl.bricks.push_back({{4, 1, 1}, engine::BrickRole::kOutput, "output", 5, 0});
+// The default template of a dataset, from templates/NAME.tmpl (embedded at build time).
+Result<engine::Template> defaultTemplate(const std::string& name) {
+  const std::string_view text = name == "fashion-mnist" ? kFashionMnistTemplate
+                                : name == "mnist10k"    ? kMnist10kTemplate
+                                                        : kCsvStaircaseTemplate;
+  Result<engine::Template> tmpl = engine::parseTemplateText(text);
+  if (!tmpl.ok()) {
+    return Status(Code::kInternal, "built-in template of " + name + ": " + tmpl.status().message());
+  }
   return tmpl;
 }
 
 Result<BenchData> loadBenchData(const std::string& name) {
   BenchData bench;
   bench.name = name;
+  if (name == "fashion-mnist" || name == "mnist10k" || name == "csv-staircase") {
+    Result<engine::Template> tmpl = defaultTemplate(name);
+    if (!tmpl.ok()) return tmpl.status();
+    bench.default_template = std::move(tmpl).value();
+  }
   if (name == "fashion-mnist") {
     const auto dir = data::defaultFashionMnistDir();
     const auto train_paths = data::fashionMnistPaths(dir, true);
@@ -135,8 +135,6 @@ Result<BenchData> loadBenchData(const std::string& name) {
     if (!train.ok()) return train.status();
     Result<data::ImageSet> test = data::readIdxPair(test_paths.images, test_paths.labels);
     if (!test.ok()) return test.status();
-    bench.default_template =
-        imageTemplate(static_cast<uint32_t>(train->imageSize()), train->classes);
     bench.train = imageSamples(std::move(train).value());
     bench.test = imageSamples(std::move(test).value());
     return bench;
@@ -146,13 +144,11 @@ Result<BenchData> loadBenchData(const std::string& name) {
     if (!all.ok()) return all.status();
     Result<data::ImageSplit> split = data::splitShuffled(*all, data::kMnistTrainImages, 0);
     if (!split.ok()) return split.status();
-    bench.default_template = imageTemplate(static_cast<uint32_t>(all->imageSize()), all->classes);
     bench.train = imageSamples(std::move(split->train));
     bench.test = imageSamples(std::move(split->test));
     return bench;
   }
   if (name == "csv-staircase") {
-    bench.default_template = staircaseTemplate();
     bench.train_table = data::makeStaircaseTable();
     bench.test_table = data::makeStaircaseTestTable();
     return bench;

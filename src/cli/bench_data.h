@@ -64,11 +64,4 @@ Status bindSamples(BenchData& data, const engine::Cluster& cluster);
 // An image set as samples: raw pixels 0..255 in, one-hot label out.
 std::unique_ptr<SampleSet> imageSamples(data::ImageSet images);
 
-// The default image template: 784 inputs, 400 hidden neurons, 10 outputs in a row.
-engine::Template imageTemplate(uint32_t pixels, uint32_t classes);
-
-// The CSV toy of Hanami (hanami-core §8.1): input "input" (25), hidden 128 and 128, output
-// "output" (5) in a row, neuron_cooldown 1e11; every other setting at its default.
-engine::Template staircaseTemplate();
-
 }  // namespace tendril::cli

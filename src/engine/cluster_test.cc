@@ -101,6 +101,14 @@ TEST(ClusterSpiking, MatchesTheDocumentedFigure) {
   }
 }
 
+TEST(ClusterActivation, Log2OnePlusMatchesTheLibraryToFloatPrecision) {
+  EXPECT_EQ(log2OnePlus(0.0f), 0.0f);  // inactive neurons must be exactly 0
+  for (float c = 1e-6f; c < 1e30f; c *= 1.37f) {
+    const double exact = std::log2(1.0 + static_cast<double>(c));
+    EXPECT_NEAR(log2OnePlus(c), exact, 2e-7 * std::max(1.0, exact)) << c;
+  }
+}
+
 TEST(ClusterGrowth, FirstSampleGrowsOneSynapseTakingTheWholeValue) {
   Template tmpl = lineTemplate(1, 64, 2);
   tmpl.settings.sign_split_inputs = false;

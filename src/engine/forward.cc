@@ -5,7 +5,9 @@
 // walks: the training walk grows and refines synapses, the inference walk is read-only and
 // tight, since it is what requests spend their time in.
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 
 #include "engine/cluster_state.h"
 #include "engine/walk.h"
@@ -23,6 +25,7 @@ struct NeuronArrays {
 };
 
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
 
 // Hidden neurons: spiking update, then a = log2(1 + x) for x > 0. Output neurons: a sigmoid of
 // the input, or 0 when no synapse reached them. Inputs are cleared for the next cycle.
@@ -47,16 +50,12 @@ void updateNeurons(const ClusterState& state, const BlockState& block, const Neu
   const float cooldown = static_cast<float>(state.tmpl.settings.neuron_cooldown);
   const uint8_t refractory_time = static_cast<uint8_t>(state.tmpl.settings.refractory_time);
   if (refractory_time == 1) {
-    // Every cycle integrates (the default): no countdown to keep.
+    // Every cycle integrates (the default): no countdown, and a loop the compiler vectorises.
     for (uint32_t i = first; i < first + block.size; ++i) {
       const float carried = n.carried[i] / cooldown + n.input[i];
       n.carried[i] = carried;
       n.input[i] = 0.0f;
-      n.activation[i] = carried;
-    }
-    for (uint32_t i = first; i < first + block.size; ++i) {
-      const float carried = n.activation[i];
-      n.activation[i] = carried > 0.0f ? std::log2(1.0f + carried) : 0.0f;
+      n.activation[i] = log2OnePlus(std::max(carried, 0.0f));
     }
     return;
   }
@@ -69,7 +68,7 @@ void updateNeurons(const ClusterState& state, const BlockState& block, const Neu
     }
     n.carried[i] = carried;
     n.refractory[i] = countdown;
-    n.activation[i] = carried > 0.0f ? std::log2(1.0f + carried) : 0.0f;
+    n.activation[i] = log2OnePlus(std::max(carried, 0.0f));
     n.input[i] = 0.0f;
   }
 }

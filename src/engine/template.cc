@@ -242,7 +242,7 @@ constexpr std::array<SettingDef, 11> kSettingDefs = {{
        return {};
      },
      [](const Settings& s) { return std::string(outputLossName(s.output_loss)); }},
-    {{"synapses_per_section", "int", "64", "synapse slots of one section; 4..255"},
+    {{"synapses_per_section", "int", "8", "most synapses one section holds; 4..255"},
      [](Settings& s, std::string_view value, const TemplateLimits&) {
        return setInteger(s.synapses_per_section, value, 4, 255);
      },

@@ -61,7 +61,7 @@ struct Settings {
   uint64_t seed = 0;                     // Tendril extension: all randomness derives from it
   bool sign_split_inputs = true;         // Tendril extension: negative inputs get own channel
   OutputLoss output_loss = OutputLoss::kSquaredError;  // Tendril extension
-  uint32_t synapses_per_section = 64;    // Tendril extension: capacity of one section
+  uint32_t synapses_per_section = 8;     // Tendril extension: most synapses of one section
   uint32_t sections_per_neuron = 8;      // Tendril extension: most sections one neuron may own
   friend bool operator==(const Settings&, const Settings&) = default;
 };

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include <cmath>
 #include <limits>
 #include <set>
@@ -430,6 +434,27 @@ TEST(TemplateValidate, NamesBricksWithoutALine) {
   tmpl.bricks[2].neurons = 0;
   EXPECT_EQ(validateTemplate(tmpl).message(), "brick 3,1,1: needs at least 1 neuron");
   EXPECT_EQ(toString(Position{1, 22, 333}), "1,22,333");
+}
+
+}  // namespace
+}  // namespace tendril::engine
+
+namespace tendril::engine {
+namespace {
+
+// Every template shipped in templates/ (the bench's defaults) parses and validates.
+TEST(TemplateFiles, ShippedTemplatesValidate) {
+  const std::filesystem::path dir = std::filesystem::path(TENDRIL_SOURCE_DIR) / "templates";
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".tmpl") continue;
+    std::ifstream in(entry.path());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    Result<Template> tmpl = parseTemplateText(text);
+    EXPECT_TRUE(tmpl.ok()) << entry.path() << ": " << tmpl.status().toString();
+    ++files;
+  }
+  EXPECT_GE(files, 3);
 }
 
 }  // namespace
