@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "data/template_json.h"
 #include "engine/cluster.h"
+#include "engine/random.h"
 #include "engine/thread_pool.h"
 
 namespace tendril::cli {
@@ -31,11 +32,26 @@ double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+std::vector<uint32_t> shuffledOrder(size_t count, uint64_t seed, int epoch) {
+  std::vector<uint32_t> order(count);
+  for (size_t i = 0; i < count; ++i) order[i] = static_cast<uint32_t>(i);
+  // Fisher-Yates with the cluster's seed: the same seed gives the same order on any machine.
+  for (size_t i = count; i > 1; --i) {
+    const uint32_t j = engine::uniformBelow(
+        engine::hashKeys(seed, {0x5AFF1Eu, static_cast<uint64_t>(epoch), i}),
+        static_cast<uint32_t>(i));
+    std::swap(order[i - 1], order[j]);
+  }
+  return order;
+}
+
 Status trainEpoch(engine::Cluster& cluster, const SampleSet& samples, float scale,
-                  const std::function<void(size_t)>& after_sample) {
+                  const std::function<void(size_t)>& after_sample,
+                  const std::vector<uint32_t>& order) {
   std::vector<float> inputs(samples.inputWidth());
   std::vector<float> expected(samples.outputWidth());
-  for (size_t i = 0; i < samples.count(); ++i) {
+  for (size_t n = 0; n < samples.count(); ++n) {
+    const size_t i = order.empty() ? n : order[n];
     samples.sample(i, scale, inputs, expected);
     TENDRIL_RETURN_IF_ERROR(cluster.train(inputs, expected));
     if (after_sample) after_sample(i);
@@ -91,7 +107,10 @@ Result<EpochReport> runEpoch(engine::Cluster& cluster, const BenchData& data, fl
   EpochReport report;
   report.epoch = epoch;
   const auto train_start = Clock::now();
-  TENDRIL_RETURN_IF_ERROR(trainEpoch(cluster, *data.train, scale, after_sample));
+  const std::vector<uint32_t> order =
+      data.shuffle ? shuffledOrder(data.train->count(), cluster.tmpl().settings.seed, epoch)
+                   : std::vector<uint32_t>{};
+  TENDRIL_RETURN_IF_ERROR(trainEpoch(cluster, *data.train, scale, after_sample, order));
   report.train_seconds = secondsSince(train_start);
   report.train_samples_per_second = static_cast<double>(data.train->count()) / report.train_seconds;
   Result<TestReport> test = testCluster(cluster, *data.test, scale, pool);
@@ -202,6 +221,7 @@ Result<engine::Template> benchTemplate(const BenchOptions& options, const BenchD
 
 Status runPlainBench(const BenchOptions& options) {
   Result<BenchData> data = loadBenchData(options.dataset);
+  if (data.ok()) data->shuffle = options.shuffle;
   if (!data.ok()) return data.status();
   Result<engine::Template> tmpl = benchTemplate(options, *data);
   if (!tmpl.ok()) return tmpl.status();
@@ -231,6 +251,9 @@ void addBenchCommand(CLI::App& app) {
   bench->add_option("--threads", options->threads, "Threads for training and requests")
       ->check(CLI::Range(1, 256));
   bench->add_option("--template", options->template_path, "Template file (text or JSON)");
+  bench->add_flag("--shuffle", options->shuffle,
+                  "Train each epoch in an order shuffled with the template's seed (default: file "
+                  "order)");
   bench->add_option("--json", options->json_path, "Write the figures as JSON to this file");
   bench->add_option("--set", options->raw_settings, "Override a template setting: KEY=VALUE");
   bench->add_option("--experiment", options->experiment,

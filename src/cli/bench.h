@@ -24,6 +24,7 @@ struct BenchOptions {
   std::string json_path;
   std::string experiment;
   std::string csv_path = "growth.csv";
+  bool shuffle = false;
   std::vector<std::string> raw_settings;                      // "KEY=VALUE" as given
   std::vector<std::pair<std::string, std::string>> settings;  // parsed from raw_settings
 };
@@ -51,8 +52,10 @@ struct EpochReport {
 
 // Trains one epoch in dataset order with inputs multiplied by `scale`; calls after_sample(i)
 // after each sample when set.
+// `order` lists sample indices (empty: file order).
 Status trainEpoch(engine::Cluster& cluster, const SampleSet& samples, float scale,
-                  const std::function<void(size_t)>& after_sample);
+                  const std::function<void(size_t)>& after_sample,
+                  const std::vector<uint32_t>& order = {});
 // Tests every sample, requests parallel across samples on `pool`.
 Result<TestReport> testCluster(const engine::Cluster& cluster, const SampleSet& samples,
                                float scale, engine::ThreadPool& pool);

@@ -47,6 +47,7 @@ struct BenchData {
   std::unique_ptr<SampleSet> train;  // table datasets: null until bindSamples()
   std::unique_ptr<SampleSet> test;
   engine::Template default_template;
+  bool shuffle = false;  // train each epoch in an order shuffled with the cluster's seed
   // Table datasets only: the tables the samples are cut from.
   std::optional<data::Table> train_table;
   std::optional<data::Table> test_table;

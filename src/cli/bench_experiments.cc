@@ -49,6 +49,7 @@ struct Setup {
 
 Result<Setup> loadSetup(const BenchOptions& options) {
   Result<BenchData> data = loadBenchData(options.dataset);
+  if (data.ok()) data->shuffle = options.shuffle;
   if (!data.ok()) return data.status();
   Result<engine::Template> tmpl = benchTemplate(options, *data);
   if (!tmpl.ok()) return tmpl.status();

@@ -146,13 +146,14 @@ void applyGrowth(ClusterState& state, std::vector<std::vector<GrowthRequest>>& g
     for (const GrowthRequest& request : requests) createSection(state, request, key++);
     requests.clear();
   }
-  // Hidden neurons that fired but own no section yet get their first one.
+  // Hidden neurons that fired (above the cut-off, as for inputs) but own no section yet get
+  // their first one.
   for (uint32_t b : state.order) {
     const BrickState& brick = state.bricks[b];
     if (brick.role != BrickRole::kHidden) continue;
     for (uint32_t i = 0; i < brick.neuron_count; ++i) {
       const uint32_t neuron = brick.first_neuron + i;
-      if (state.activation[neuron] > 0.0f && state.section_count[neuron] == 0) {
+      if (state.activation[neuron] > kPotentialCutoff && state.section_count[neuron] == 0) {
         createSection(state, {neuron, 0.0f, state.activation[neuron], 0}, key++);
       }
     }

@@ -6,8 +6,8 @@
 // - Every section is stored with the neuron block it targets (a block's sections are written
 //   only by that block's task, which makes a cycle race-free when blocks run in parallel).
 // - Synapses are structure-of-arrays per block: `weights` (f32) and `meta` (u32 packing the
-//   border, the activity counter and the target neuron) — 8 bytes per synapse. A section is a
-//   contiguous run [start, start + count) of those arrays with room for `capacity` synapses.
+//   start threshold, the activity counter and the target neuron) — 8 bytes per synapse. A
+//   block's sections are contiguous runs of those arrays, in section order, with no gaps.
 #pragma once
 
 #include <bit>
@@ -157,9 +157,6 @@ class ClusterState {
   ThreadPool* pool = nullptr;
 
   uint32_t neuronCount() const { return static_cast<uint32_t>(neuron_brick.size()); }
-  bool spikingEnabled() const {
-    return tmpl.settings.refractory_time != 1 || tmpl.settings.neuron_cooldown < 1e6;
-  }
 };
 
 // Builds the state of an empty cluster. Assumes a validated template.
