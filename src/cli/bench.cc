@@ -61,7 +61,8 @@ Status trainEpoch(engine::Cluster& cluster, const SampleSet& samples, float scal
 
 Result<TestReport> testCluster(const engine::Cluster& cluster, const SampleSet& samples,
                                float scale, engine::ThreadPool& pool) {
-  // Requests run in parallel across samples, in chunks so each chunk reuses one workspace.
+  // Requests run in parallel across chunks of samples; each chunk is one batched request
+  // (Cluster::requestMany), whose answers equal single requests bit for bit.
   constexpr size_t kChunk = 256;
   const size_t chunks = (samples.count() + kChunk - 1) / kChunk;
   std::vector<size_t> hits(chunks, 0);
@@ -69,20 +70,29 @@ Result<TestReport> testCluster(const engine::Cluster& cluster, const SampleSet& 
   std::vector<Status> errors(chunks);
   const auto start = Clock::now();
   pool.parallelFor(chunks, [&](size_t c) {
+    // One chunk: its samples' inputs side by side, answered by one requestMany call.
+    const size_t first = c * kChunk;
+    const size_t n = std::min(samples.count(), first + kChunk) - first;
+    const size_t in_width = samples.inputWidth();
+    const size_t out_width = samples.outputWidth();
     engine::Workspace workspace;
-    std::vector<float> inputs(samples.inputWidth());
-    std::vector<float> expected(samples.outputWidth());
-    std::vector<float> outputs(samples.outputWidth());
-    for (size_t i = c * kChunk; i < std::min(samples.count(), (c + 1) * kChunk); ++i) {
-      samples.sample(i, scale, inputs, expected);
-      Status status = cluster.request(inputs, outputs, workspace);
-      if (!status.ok()) {
-        errors[c] = status;
-        return;
-      }
-      if (samples.correct(i, outputs)) ++hits[c];
-      for (size_t k = 0; k < outputs.size(); ++k) {
-        abs_error[c] += std::fabs(outputs[k] - expected[k]);
+    std::vector<float> inputs(n * in_width);
+    std::vector<float> expected(n * out_width);
+    std::vector<float> outputs(n * out_width);
+    for (size_t j = 0; j < n; ++j) {
+      samples.sample(first + j, scale, std::span<float>(inputs).subspan(j * in_width, in_width),
+                     std::span<float>(expected).subspan(j * out_width, out_width));
+    }
+    Status status = cluster.requestMany(inputs, outputs, n, workspace);
+    if (!status.ok()) {
+      errors[c] = status;
+      return;
+    }
+    for (size_t j = 0; j < n; ++j) {
+      const std::span<const float> answer(outputs.data() + j * out_width, out_width);
+      if (samples.correct(first + j, answer)) ++hits[c];
+      for (size_t k = 0; k < out_width; ++k) {
+        abs_error[c] += std::fabs(answer[k] - expected[j * out_width + k]);
       }
     }
   });

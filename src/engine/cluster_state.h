@@ -191,6 +191,9 @@ bool createSection(ClusterState& state, const GrowthRequest& request, uint64_t k
 void insertSynapse(ClusterState& state, uint32_t block_index, uint32_t index, uint32_t start,
                    uint32_t slot, float threshold, uint64_t key);
 
+// Tests set this to run requestMany() on its 4-lane path even where the CPU has AVX2.
+bool& portableBatchesOnly();
+
 // Bytes held by the section and synapse storage of a block.
 uint64_t blockBytes(const BlockState& block);
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 
 #include "engine/cluster_state.h"
@@ -250,6 +251,57 @@ TEST(ClusterRequest, NeverChangesTheClusterAndRepeatsExactly) {
     EXPECT_EQ(first, second);
   }
   EXPECT_TRUE(a->sameStateAs(*b));
+}
+
+// requestMany walks each section once for several samples; every sample's outputs must equal a
+// single request() bit for bit, for every output rule, with a tail batch of fewer samples and
+// with inputs that reach different parts of the sections.
+TEST(ClusterRequestMany, IsBitIdenticalToSingleRequests) {
+  for (bool portable : {false, true}) {
+  portableBatchesOnly() = portable;
+  for (OutputLoss loss : {OutputLoss::kSquaredError, OutputLoss::kCrossEntropy, OutputLoss::kSoftmax}) {
+    Template tmpl = lineTemplate(32, 150, 4);
+    tmpl.settings.output_loss = loss;
+    auto cluster = makeCluster(tmpl);
+    trainBand(*cluster, 500, 3);
+    const auto samples = testing::bandTask(21, 32, 4, 255.0f, 8);  // 2 full batches + 5
+    std::vector<float> inputs, batched(21 * 4), single(4);
+    for (const auto& sample : samples) inputs.insert(inputs.end(), sample.inputs.begin(), sample.inputs.end());
+    inputs[5] = -40.0f;  // a negative value: the sign-split channel
+    Workspace workspace;
+    ASSERT_TRUE(cluster->requestMany(inputs, batched, samples.size(), workspace).ok());
+    for (size_t i = 0; i < samples.size(); ++i) {
+      ASSERT_TRUE(cluster->request(std::span<const float>(inputs).subspan(i * 32, 32), single,
+                                   workspace).ok());
+      for (size_t o = 0; o < 4; ++o) {
+        EXPECT_EQ(std::bit_cast<uint32_t>(batched[i * 4 + o]), std::bit_cast<uint32_t>(single[o]))
+            << "loss " << static_cast<int>(loss) << " sample " << i << " output " << o
+            << (portable ? " (4-lane path)" : "");
+      }
+    }
+  }
+  }
+  portableBatchesOnly() = false;
+}
+
+TEST(ClusterRequestMany, SpikingClustersAndBadSizes) {
+  Template tmpl = lineTemplate(32, 128, 4);
+  tmpl.settings.neuron_cooldown = 1.5;
+  tmpl.settings.refractory_time = 3;
+  auto cluster = makeCluster(tmpl);
+  trainBand(*cluster, 200, 4);
+  const auto samples = testing::bandTask(3, 32, 4, 255.0f, 9);
+  std::vector<float> inputs, batched(12), single(4);
+  for (const auto& sample : samples) inputs.insert(inputs.end(), sample.inputs.begin(), sample.inputs.end());
+  Workspace workspace;
+  ASSERT_TRUE(cluster->requestMany(inputs, batched, 3, workspace).ok());
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(cluster->request(std::span<const float>(inputs).subspan(i * 32, 32), single, workspace).ok());
+    EXPECT_EQ(std::vector<float>(batched.begin() + i * 4, batched.begin() + i * 4 + 4), single);
+  }
+  EXPECT_EQ(cluster->requestMany(inputs, batched, 4, workspace).code(), Code::kInvalidArgument);
+  inputs[40] = std::nanf("");
+  EXPECT_EQ(cluster->requestMany(inputs, batched, 3, workspace).code(), Code::kInvalidArgument);
 }
 
 }  // namespace
