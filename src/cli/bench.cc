@@ -75,7 +75,7 @@ Result<TestReport> testCluster(const engine::Cluster& cluster, const SampleSet& 
     const size_t n = std::min(samples.count(), first + kChunk) - first;
     const size_t in_width = samples.inputWidth();
     const size_t out_width = samples.outputWidth();
-    engine::Workspace workspace;
+    thread_local engine::Workspace workspace;  // reused across chunks and epochs
     std::vector<float> inputs(n * in_width);
     std::vector<float> expected(n * out_width);
     std::vector<float> outputs(n * out_width);
