@@ -1,4 +1,5 @@
 #include "data/csv.h"
+#include "common/status_testing.h"
 
 #include <gtest/gtest.h>
 
@@ -7,15 +8,6 @@
 
 namespace tendril::data {
 namespace {
-
-testing::AssertionResult failsWith(const Status& status, Code code, std::string_view text) {
-  if (status.ok()) return testing::AssertionFailure() << "succeeded, expected an error";
-  if (status.code() != code || status.message().find(text) == std::string::npos) {
-    return testing::AssertionFailure() << "got " << status.toString() << ", expected "
-                                       << codeName(code) << " containing '" << text << "'";
-  }
-  return testing::AssertionSuccess() << status.toString();
-}
 
 Table parseOk(std::string_view text) {
   Result<Table> table = parseCsv(text);

@@ -1,4 +1,5 @@
 #include "data/idx.h"
+#include "common/status_testing.h"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -12,15 +13,6 @@
 
 namespace tendril::data {
 namespace {
-
-testing::AssertionResult failsWith(const Status& status, Code code, std::string_view text) {
-  if (status.ok()) return testing::AssertionFailure() << "succeeded, expected an error";
-  if (status.code() != code || status.message().find(text) == std::string::npos) {
-    return testing::AssertionFailure() << "got " << status.toString() << ", expected "
-                                       << codeName(code) << " containing '" << text << "'";
-  }
-  return testing::AssertionSuccess() << status.toString();
-}
 
 // A small set whose every image is unique: its first two pixels encode its index.
 ImageSet makeSet(uint32_t count, uint32_t rows = 3, uint32_t cols = 2) {

@@ -1,4 +1,5 @@
 #include "data/mnist_json.h"
+#include "common/status_testing.h"
 
 #include <gtest/gtest.h>
 
@@ -10,15 +11,6 @@
 
 namespace tendril::data {
 namespace {
-
-testing::AssertionResult failsWith(const Status& status, Code code, std::string_view text) {
-  if (status.ok()) return testing::AssertionFailure() << "succeeded, expected an error";
-  if (status.code() != code || status.message().find(text) == std::string::npos) {
-    return testing::AssertionFailure() << "got " << status.toString() << ", expected "
-                                       << codeName(code) << " containing '" << text << "'";
-  }
-  return testing::AssertionSuccess() << status.toString();
-}
 
 // A digit file of `images` images whose first values are `head`, the rest zero.
 std::string digitJson(uint32_t images, const std::vector<std::string>& head = {}) {

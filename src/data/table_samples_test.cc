@@ -1,4 +1,5 @@
 #include "data/table_samples.h"
+#include "common/status_testing.h"
 
 #include <gtest/gtest.h>
 
@@ -8,15 +9,6 @@ namespace tendril::data {
 namespace {
 
 using engine::Port;
-
-testing::AssertionResult failsWith(const Status& status, Code code, std::string_view text) {
-  if (status.ok()) return testing::AssertionFailure() << "succeeded, expected an error";
-  if (status.code() != code || status.message().find(text) == std::string::npos) {
-    return testing::AssertionFailure() << "got " << status.toString() << ", expected "
-                                       << codeName(code) << " containing '" << text << "'";
-  }
-  return testing::AssertionSuccess() << status.toString();
-}
 
 // Ports laid out as a cluster lays them out: back to back in declaration order.
 std::vector<Port> ports(std::initializer_list<std::pair<const char*, uint32_t>> specs) {
