@@ -44,7 +44,7 @@ void outputDeltas(ClusterState& state, std::span<const float> expected) {
 }
 
 // Walks the sections of one block that the forward pass reached (its reached lists); stores
-// each section's delta sum in `sums`.
+// each one's delta sum in `sums`, in the same order.
 void backwardBlock(ClusterState& state, uint32_t block_index, std::vector<float>& sums) {
   BlockState& block = state.blocks[block_index];
   const std::vector<uint32_t>& reached_index = state.reached_index[block_index];
@@ -53,7 +53,7 @@ void backwardBlock(ClusterState& state, uint32_t block_index, std::vector<float>
   const bool count_activity = state.tmpl.settings.enable_reduction;
   const float* delta = state.delta.data() + block.first_neuron;
   const float* target_activation = state.activation.data() + block.first_neuron;
-  sums.assign(block.sectionCount(), 0.0f);
+  sums.resize(state.reached_count[block_index]);
   // Growth since the forward pass only appended synapses or moved thresholds after a
   // section's first, and the forward pass kept the starts up to date: the lists are exact.
   for (uint32_t r = 0; r < state.reached_count[block_index]; ++r) {
@@ -80,7 +80,7 @@ void backwardBlock(ClusterState& state, uint32_t block_index, std::vector<float>
     if (run.passed < count && potential - run.threshold > kPotentialCutoff) {
       learn(run.passed, coverage(potential, run.threshold, run.next));
     }
-    sums[k] = sum;
+    sums[r] = sum;
   }
 }
 
@@ -121,12 +121,14 @@ void backward(ClusterState& state, std::span<const float> expected) {
     // Hand the sums to the source neurons in a fixed order (block, section): deterministic
     // and race-free, since several blocks may hold sections of one source neuron.
     for (uint32_t k = 0; k < brick.block_count; ++k) {
-      const BlockState& block = state.blocks[brick.first_block + k];
-      const std::vector<float>& sums = section_sums[brick.first_block + k];
-      for (uint32_t index = 0; index < block.sectionCount(); ++index) {
-        const uint32_t source = block.source[index];
+      const uint32_t block_index = brick.first_block + k;
+      const BlockState& block = state.blocks[block_index];
+      const std::vector<float>& sums = section_sums[block_index];
+      // Sections the forward pass did not reach have a sum of 0 and are skipped.
+      for (uint32_t r = 0; r < state.reached_count[block_index]; ++r) {
+        const uint32_t source = block.source[state.reached_index[block_index][r]];
         if (state.bricks[state.neuron_brick[source]].role == BrickRole::kHidden) {
-          state.delta[source] += sums[index];
+          state.delta[source] += sums[r];
         }
       }
     }

@@ -56,15 +56,25 @@ TENDRIL_INLINE Lanes<L> splat(float value) {
   return value - Lanes<L>{};
 }
 
+// Reinterprets the bits of one vector type as another of the same size. (std::bit_cast on
+// vector types trips a false UBSan null-pointer report in GCC 12 debug builds.)
+template <typename To, typename From>
+TENDRIL_INLINE To reinterpretLanes(const From& from) {
+  static_assert(sizeof(To) == sizeof(From));
+  To to;
+  std::memcpy(&to, &from, sizeof to);
+  return to;
+}
+
 // log2OnePlus (walk.h) for every lane, the same operations in the same order.
 template <uint32_t L>
 TENDRIL_INLINE Lanes<L> log2OnePlusLanes(Lanes<L> c) {
   using Bits = typename LaneTypes<L>::Bits;
-  const Bits bits = std::bit_cast<Bits>(splat<L>(1.0f) + c);
+  const Bits bits = reinterpretLanes<Bits>(splat<L>(1.0f) + c);
   // The biased exponent as a float, exactly: 2^23 + e has e in its low mantissa bits.
-  Lanes<L> exponent = std::bit_cast<Lanes<L>>((bits >> 23) | 0x4B000000u) -
+  Lanes<L> exponent = reinterpretLanes<Lanes<L>>(Bits((bits >> 23) | 0x4B000000u)) -
                       splat<L>(8388608.0f) - splat<L>(127.0f);
-  Lanes<L> m = std::bit_cast<Lanes<L>>((bits & 0x007FFFFFu) | 0x3F800000u);
+  Lanes<L> m = reinterpretLanes<Lanes<L>>(Bits((bits & 0x007FFFFFu) | 0x3F800000u));
   const LaneMask<L> high = m > splat<L>(1.41421356f);
   m = high ? m * splat<L>(0.5f) : m;
   exponent += high ? splat<L>(1.0f) : splat<L>(0.0f);
@@ -149,7 +159,6 @@ TENDRIL_INLINE void runBatches(const ClusterState& state, std::span<const float>
   Lanes<L>* input = reinterpret_cast<Lanes<L>*>(base);
   Lanes<L>* activation = input + neurons;
   Lanes<L>* carried = activation + neurons;
-  std::vector<float> scratch(neurons);
   // The neuron updates clear the inputs they consume and overwrite every activation they own,
   // so both start at 0 once; a lane left over in the last batch computes garbage nobody reads.
   std::fill(input, input + neurons, splat<L>(0.0f));
@@ -163,14 +172,16 @@ TENDRIL_INLINE void runBatches(const ClusterState& state, std::span<const float>
         carried[n] = splat<L>(state.carried[n]);
       }
     }
-    // Each sample's inputs go to its lane; unused lanes stay 0, so nothing fires in them.
+    // Each sample's inputs go to its lane, split by sign exactly as writeInputs() does.
+    const bool split = state.tmpl.settings.sign_split_inputs;
     for (size_t l = 0; l < lanes; ++l) {
-      writeInputs(state, inputs.subspan((batch + l) * state.input_width, state.input_width),
-                  scratch);
+      const float* sample = inputs.data() + (batch + l) * state.input_width;
       for (const Port& port : state.inputs) {
-        const BrickState& brick = state.bricks[port.brick];
-        for (uint32_t i = brick.first_neuron; i < brick.first_neuron + brick.neuron_count; ++i) {
-          lane<L>(activation[i], l) = scratch[i];
+        Lanes<L>* positive = activation + state.bricks[port.brick].first_neuron;
+        const float* in = sample + port.offset;
+        for (uint32_t i = 0; i < port.width; ++i) {
+          lane<L>(positive[i], l) = in[i] > 0.0f ? in[i] : 0.0f;
+          if (split) lane<L>(positive[port.width + i], l) = in[i] < 0.0f ? -in[i] : 0.0f;
         }
       }
     }
