@@ -250,13 +250,7 @@ Status Cluster::requestMany(std::span<const float> inputs, std::span<float> outp
     }
     return Status::Ok();
   }
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!std::isfinite(inputs[i])) {
-      return Status::Invalid("input value " + std::to_string(i % state.input_width) +
-                             " of sample " + std::to_string(i / state.input_width) +
-                             " is not finite");
-    }
-  }
+  TENDRIL_RETURN_IF_ERROR(checkValues("input", inputs));
   workspace.lanes_.resize(3 * state.neuronCount() * kMaxLanes + kMaxLanes);
 #ifdef TENDRIL_HAVE_AVX2_PATH
   static const bool avx2 = __builtin_cpu_supports("avx2");

@@ -113,14 +113,22 @@ Status checkWidth(std::string_view what, size_t actual, uint32_t expected) {
                          " values, the cluster expects " + std::to_string(expected));
 }
 
-Status checkFinite(std::string_view what, std::span<const float> values) {
+}  // namespace
+
+Status checkValues(std::string_view what, std::span<const float> values) {
   for (size_t i = 0; i < values.size(); ++i) {
     if (!std::isfinite(values[i])) {
       return Status::Invalid(std::string(what) + " value " + std::to_string(i) + " is not finite");
     }
+    if (std::fabs(values[i]) > kMaxValueMagnitude) {
+      return Status::Invalid(std::string(what) + " value " + std::to_string(i) +
+                             " is beyond +-1e30, the largest magnitude a cluster accepts");
+    }
   }
   return Status::Ok();
 }
+
+namespace {
 
 // Input neurons that are active but own no section get their first one before the pass, so
 // that a new input value is learned from in the cycle it first appears.
@@ -166,8 +174,8 @@ Status Cluster::train(std::span<const float> inputs, std::span<const float> expe
   ClusterState& state = *state_;
   TENDRIL_RETURN_IF_ERROR(checkWidth("input", inputs.size(), state.input_width));
   TENDRIL_RETURN_IF_ERROR(checkWidth("expected output", expected.size(), state.output_width));
-  TENDRIL_RETURN_IF_ERROR(checkFinite("input", inputs));
-  TENDRIL_RETURN_IF_ERROR(checkFinite("expected output", expected));
+  TENDRIL_RETURN_IF_ERROR(checkValues("input", inputs));
+  TENDRIL_RETURN_IF_ERROR(checkValues("expected output", expected));
 
   writeInputs(state, inputs, state.activation);
   growFirstInputSections(state);
@@ -189,7 +197,7 @@ Status Cluster::request(std::span<const float> inputs, std::span<float> outputs,
   const ClusterState& state = *state_;
   TENDRIL_RETURN_IF_ERROR(checkWidth("input", inputs.size(), state.input_width));
   TENDRIL_RETURN_IF_ERROR(checkWidth("output buffer", outputs.size(), state.output_width));
-  TENDRIL_RETURN_IF_ERROR(checkFinite("input", inputs));
+  TENDRIL_RETURN_IF_ERROR(checkValues("input", inputs));
   const size_t n = state.neuronCount();
   workspace.input_.assign(n, 0.0f);
   workspace.activation_.resize(n);

@@ -79,7 +79,8 @@ class Cluster {
   uint32_t outputWidth() const;  // sum of output port widths
 
   // One training cycle: forward pass with growth and refinement, backward pass, growth of new
-  // sections, and a reduction pass every 100 cycles when enabled. Widths must match exactly.
+  // sections, and a reduction pass every 100 cycles when enabled. Widths must match exactly;
+  // values must be finite and within +-1e30 (InvalidArgument otherwise, and nothing changes).
   Status train(std::span<const float> inputs, std::span<const float> expected);
 
   // Inference: computes the outputs for one sample without changing the cluster.

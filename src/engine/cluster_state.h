@@ -29,6 +29,9 @@ inline constexpr uint8_t kPersistentCounter = 10;     // counter value that is n
 inline constexpr uint32_t kReductionInterval = 100;   // training cycles between reductions
 inline constexpr float kInitialWeightRange = 0.2f;    // new weights are +-U[0, 0.2)
 inline constexpr uint32_t kReleased = 0xFFFFFFFFu;    // marks a section being released
+// Inputs and expected values beyond this magnitude are refused: it keeps every threshold and
+// section end a finite float with room to round up (raw data is nowhere near it).
+inline constexpr float kMaxValueMagnitude = 1e30f;
 
 // --- Synapse meta word ------------------------------------------------------------------------
 // bits 0..21  threshold: the source potential at which the synapse starts to conduct, a
@@ -190,6 +193,10 @@ bool createSection(ClusterState& state, const GrowthRequest& request, uint64_t k
 // it move up by one.
 void insertSynapse(ClusterState& state, uint32_t block_index, uint32_t index, uint32_t start,
                    uint32_t slot, float threshold, uint64_t key);
+
+// InvalidArgument naming `what` and the index when a value is not finite or beyond
+// kMaxValueMagnitude.
+Status checkValues(std::string_view what, std::span<const float> values);
 
 // Tests set this to run requestMany() on its 4-lane path even where the CPU has AVX2.
 bool& portableBatchesOnly();

@@ -203,10 +203,17 @@ TEST(ClusterApi, RejectsWrongWidthsAndNonFiniteValues) {
   EXPECT_EQ(cluster->train(inputs, expected).code(), Code::kInvalidArgument);
   Workspace workspace;
   EXPECT_EQ(cluster->request(inputs, outputs, workspace).code(), Code::kInvalidArgument);
+  inputs[2] = 2e30f;
+  EXPECT_EQ(cluster->train(inputs, expected).code(), Code::kInvalidArgument);
+  EXPECT_EQ(cluster->request(inputs, outputs, workspace).code(), Code::kInvalidArgument);
+  inputs[2] = 1e30f;  // the largest accepted magnitude trains normally
+  EXPECT_TRUE(cluster->train(inputs, expected).ok());
+  EXPECT_TRUE(cluster->request(inputs, outputs, workspace).ok());
+  for (float y : outputs) EXPECT_TRUE(std::isfinite(y));
   inputs[2] = 1.0f;
   std::vector<float> too_wide(5);
   EXPECT_EQ(cluster->request(inputs, too_wide, workspace).code(), Code::kInvalidArgument);
-  EXPECT_EQ(cluster->stats().cycles_trained, 0u);  // nothing was trained by the bad calls
+  EXPECT_EQ(cluster->stats().cycles_trained, 1u);  // only the one valid call trained
 }
 
 void trainBand(Cluster& cluster, uint32_t count, uint64_t seed) {
