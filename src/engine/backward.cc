@@ -110,14 +110,8 @@ void backward(ClusterState& state, std::span<const float> expected) {
     // Every section that feeds this brick's neurons has already added its sum: all of them
     // target later bricks, which were processed before.
     if (brick.role == BrickRole::kHidden) hiddenDeltas(state, brick);
-    auto run = [&](uint32_t block) { backwardBlock(state, block, section_sums[block]); };
-    if (state.pool != nullptr && brick.block_count > 1) {
-      state.pool->parallelFor(brick.block_count, [&](size_t k) {
-        run(brick.first_block + static_cast<uint32_t>(k));
-      });
-    } else {
-      for (uint32_t k = 0; k < brick.block_count; ++k) run(brick.first_block + k);
-    }
+    forEachBlock(state, brick,
+                 [&](uint32_t block) { backwardBlock(state, block, section_sums[block]); });
     // Hand the sums to the source neurons in a fixed order (block, section): deterministic
     // and race-free, since several blocks may hold sections of one source neuron.
     for (uint32_t k = 0; k < brick.block_count; ++k) {

@@ -29,6 +29,10 @@ inline constexpr uint8_t kPersistentCounter = 10;     // counter value that is n
 inline constexpr uint32_t kReductionInterval = 100;   // training cycles between reductions
 inline constexpr float kInitialWeightRange = 0.2f;    // new weights are +-U[0, 0.2)
 inline constexpr uint32_t kReleased = 0xFFFFFFFFu;    // marks a section being released
+// Below this many synapses in a brick, its blocks run on the calling thread: handing tasks to
+// the pool costs a few microseconds, more than a small brick's whole walk (measured with the
+// bench's threads experiment). Results are identical either way.
+inline constexpr uint64_t kParallelMinSynapses = 32768;
 // Inputs and expected values beyond this magnitude are refused: it keeps every threshold and
 // section end a finite float with room to round up (raw data is nowhere near it).
 inline constexpr float kMaxValueMagnitude = 1e30f;
@@ -158,6 +162,7 @@ class ClusterState {
   std::vector<std::vector<GrowthRequest>> growth;
 
   ThreadPool* pool = nullptr;
+  uint64_t parallel_min_synapses = kParallelMinSynapses;  // tests lower it to force the pool
 
   uint32_t neuronCount() const { return static_cast<uint32_t>(neuron_brick.size()); }
 };

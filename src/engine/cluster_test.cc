@@ -231,6 +231,9 @@ TEST(ClusterDeterminism, SameSeedSameDataIsBitIdenticalForAnyThreadCount) {
     ThreadPool two(2), four(4);
     auto parallel2 = makeCluster(tmpl, &two);
     auto parallel4 = makeCluster(tmpl, &four);
+    // These bricks are small: make the pool take every brick anyway.
+    parallel2->state().parallel_min_synapses = 0;
+    parallel4->state().parallel_min_synapses = 0;
     trainBand(*single, 600, 9);
     trainBand(*parallel2, 600, 9);
     trainBand(*parallel4, 600, 9);

@@ -183,17 +183,6 @@ void softmaxBrick(const ClusterState& state, const BrickState& brick, float* act
   for (uint32_t i = 0; i < brick.neuron_count; ++i) y[i] /= sum;
 }
 
-// Runs fn(block index) for every block of `brick`, in parallel when a pool is attached.
-template <typename Fn>
-void forEachBlock(const ClusterState& state, const BrickState& brick, Fn&& fn) {
-  if (state.pool == nullptr || brick.block_count < 2) {
-    for (uint32_t k = 0; k < brick.block_count; ++k) fn(brick.first_block + k);
-    return;
-  }
-  state.pool->parallelFor(brick.block_count,
-                          [&](size_t k) { fn(brick.first_block + static_cast<uint32_t>(k)); });
-}
-
 }  // namespace
 
 void writeInputs(const ClusterState& state, std::span<const float> values,

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/cluster_state.h"
+#include "engine/thread_pool.h"
 
 namespace tendril::engine {
 
@@ -71,6 +72,23 @@ inline PassedRun passFullSynapses(const uint32_t* meta, uint32_t count, float en
   if (end > potential) return {last, threshold, end};
   on_passed(last);
   return {count, end, end};
+}
+
+// Runs fn(block index) for every block of `brick`, spread over the pool when one is attached
+// and the brick holds at least state.parallel_min_synapses synapses. Each block's work must touch only that
+// block's neurons and sections.
+template <typename Fn>
+void forEachBlock(const ClusterState& state, const BrickState& brick, Fn&& fn) {
+  uint64_t synapses = 0;
+  for (uint32_t k = 0; k < brick.block_count; ++k) {
+    synapses += state.blocks[brick.first_block + k].synapseCount();
+  }
+  if (state.pool == nullptr || brick.block_count < 2 || synapses < state.parallel_min_synapses) {
+    for (uint32_t k = 0; k < brick.block_count; ++k) fn(brick.first_block + k);
+    return;
+  }
+  state.pool->parallelFor(brick.block_count,
+                          [&](size_t k) { fn(brick.first_block + static_cast<uint32_t>(k)); });
 }
 
 // Coverage of a reached synapse [threshold, next) by `potential`.
