@@ -37,9 +37,9 @@ std::vector<uint32_t> shuffledOrder(size_t count, uint64_t seed, int epoch) {
   for (size_t i = 0; i < count; ++i) order[i] = static_cast<uint32_t>(i);
   // Fisher-Yates with the cluster's seed: the same seed gives the same order on any machine.
   for (size_t i = count; i > 1; --i) {
-    const uint32_t j = engine::uniformBelow(
-        engine::hashKeys(seed, {0x5AFF1Eu, static_cast<uint64_t>(epoch), i}),
-        static_cast<uint32_t>(i));
+    const uint32_t j =
+        engine::uniformBelow(engine::hashKeys(seed, {0x5AFF1Eu, static_cast<uint64_t>(epoch), i}),
+                             static_cast<uint32_t>(i));
     std::swap(order[i - 1], order[j]);
   }
   return order;
@@ -82,9 +82,9 @@ Result<TestReport> testCluster(const engine::Cluster& cluster, const SampleSet& 
     const size_t first = c * kChunk;
     const size_t n = std::min(samples.count(), first + kChunk) - first;
     thread_local engine::Workspace workspace;  // reused across chunks and epochs
-    errors[c] = cluster.requestMany(std::span<const float>(inputs).subspan(first * in_width, n * in_width),
-                                    std::span<float>(outputs).subspan(first * out_width, n * out_width),
-                                    n, workspace);
+    errors[c] = cluster.requestMany(
+        std::span<const float>(inputs).subspan(first * in_width, n * in_width),
+        std::span<float>(outputs).subspan(first * out_width, n * out_width), n, workspace);
   });
   const double seconds = secondsSince(start);
   size_t hits = 0;
@@ -92,7 +92,8 @@ Result<TestReport> testCluster(const engine::Cluster& cluster, const SampleSet& 
   for (size_t i = 0; i < samples.count(); ++i) {
     const std::span<const float> answer(outputs.data() + i * out_width, out_width);
     if (samples.correct(i, answer)) ++hits;
-    for (size_t k = 0; k < out_width; ++k) abs_error += std::fabs(answer[k] - expected[i * out_width + k]);
+    for (size_t k = 0; k < out_width; ++k)
+      abs_error += std::fabs(answer[k] - expected[i * out_width + k]);
   }
   for (const Status& error : errors) {
     if (!error.ok()) return error;

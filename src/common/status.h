@@ -16,30 +16,40 @@ namespace tendril {
 
 enum class Code {
   kOk = 0,
-  kInvalidArgument,    // the caller's input is malformed or out of range
-  kNotFound,           // a named thing does not exist
-  kAlreadyExists,      // a conflict with an existing thing
-  kFailedPrecondition, // the request is valid but the state does not allow it
-  kResourceExhausted,  // a limit or quota would be exceeded
-  kCorrupt,            // stored or uploaded data failed validation (magic, checksum, size)
-  kIo,                 // the operating system refused a file operation
-  kCancelled,          // the work was cancelled on request
-  kInternal,           // a bug: should never reach a user
+  kInvalidArgument,     // the caller's input is malformed or out of range
+  kNotFound,            // a named thing does not exist
+  kAlreadyExists,       // a conflict with an existing thing
+  kFailedPrecondition,  // the request is valid but the state does not allow it
+  kResourceExhausted,   // a limit or quota would be exceeded
+  kCorrupt,             // stored or uploaded data failed validation (magic, checksum, size)
+  kIo,                  // the operating system refused a file operation
+  kCancelled,           // the work was cancelled on request
+  kInternal,            // a bug: should never reach a user
 };
 
 // Stable lower-case name of a code, used in messages and logs ("invalid_argument").
 constexpr std::string_view codeName(Code code) {
   switch (code) {
-    case Code::kOk: return "ok";
-    case Code::kInvalidArgument: return "invalid_argument";
-    case Code::kNotFound: return "not_found";
-    case Code::kAlreadyExists: return "already_exists";
-    case Code::kFailedPrecondition: return "failed_precondition";
-    case Code::kResourceExhausted: return "resource_exhausted";
-    case Code::kCorrupt: return "corrupt";
-    case Code::kIo: return "io";
-    case Code::kCancelled: return "cancelled";
-    case Code::kInternal: return "internal";
+    case Code::kOk:
+      return "ok";
+    case Code::kInvalidArgument:
+      return "invalid_argument";
+    case Code::kNotFound:
+      return "not_found";
+    case Code::kAlreadyExists:
+      return "already_exists";
+    case Code::kFailedPrecondition:
+      return "failed_precondition";
+    case Code::kResourceExhausted:
+      return "resource_exhausted";
+    case Code::kCorrupt:
+      return "corrupt";
+    case Code::kIo:
+      return "io";
+    case Code::kCancelled:
+      return "cancelled";
+    case Code::kInternal:
+      return "internal";
   }
   return "unknown";
 }
@@ -51,11 +61,15 @@ class [[nodiscard]] Status {
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return {}; }
-  static Status Invalid(std::string message) { return {Code::kInvalidArgument, std::move(message)}; }
+  static Status Invalid(std::string message) {
+    return {Code::kInvalidArgument, std::move(message)};
+  }
   static Status NotFound(std::string message) { return {Code::kNotFound, std::move(message)}; }
   static Status Corrupt(std::string message) { return {Code::kCorrupt, std::move(message)}; }
   static Status Io(std::string message) { return {Code::kIo, std::move(message)}; }
-  static Status Exhausted(std::string message) { return {Code::kResourceExhausted, std::move(message)}; }
+  static Status Exhausted(std::string message) {
+    return {Code::kResourceExhausted, std::move(message)};
+  }
   static Status Precondition(std::string message) {
     return {Code::kFailedPrecondition, std::move(message)};
   }
@@ -77,7 +91,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : state_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : state_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(state_).ok() && "a Result holding a Status must hold an error");
   }
@@ -111,8 +125,8 @@ class [[nodiscard]] Result {
 }  // namespace tendril
 
 // Returns early from the enclosing function when `expr` (a Status) is an error.
-#define TENDRIL_RETURN_IF_ERROR(expr)              \
-  do {                                             \
-    ::tendril::Status tendril_status_ = (expr);    \
+#define TENDRIL_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::tendril::Status tendril_status_ = (expr);        \
     if (!tendril_status_.ok()) return tendril_status_; \
   } while (false)

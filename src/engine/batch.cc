@@ -81,9 +81,9 @@ TENDRIL_INLINE Lanes<L> log2OnePlusLanes(Lanes<L> c) {
   const Lanes<L> t = (m - splat<L>(1.0f)) / (m + splat<L>(1.0f));
   const Lanes<L> t2 = t * t;
   const Lanes<L> series =
-      splat<L>(1.0f) +
-      t2 * (splat<L>(1.0f / 3.0f) +
-            t2 * (splat<L>(1.0f / 5.0f) + t2 * (splat<L>(1.0f / 7.0f) + t2 * splat<L>(1.0f / 9.0f))));
+      splat<L>(1.0f) + t2 * (splat<L>(1.0f / 3.0f) +
+                             t2 * (splat<L>(1.0f / 5.0f) +
+                                   t2 * (splat<L>(1.0f / 7.0f) + t2 * splat<L>(1.0f / 9.0f))));
   return exponent + splat<L>(2.8853900817779268f) * t * series;
 }
 
@@ -231,8 +231,8 @@ bool& portableBatchesOnly() {
   return portable;
 }
 
-Status Cluster::requestMany(std::span<const float> inputs, std::span<float> outputs,
-                            size_t count, Workspace& workspace) const {
+Status Cluster::requestMany(std::span<const float> inputs, std::span<float> outputs, size_t count,
+                            Workspace& workspace) const {
   const ClusterState& state = *state_;
   if (inputs.size() != count * state.input_width || outputs.size() != count * state.output_width) {
     return Status::Invalid("requestMany: " + std::to_string(count) + " samples need " +

@@ -97,7 +97,8 @@ Status writeChunk(std::ostream& out, const char tag[4], std::vector<uint8_t>& pa
   tail.u32(chunkCrc(tag, payload));
   out.write(tag, 4);
   out.write(reinterpret_cast<const char*>(head.bytes().data()), 8);
-  out.write(reinterpret_cast<const char*>(payload.data()), static_cast<std::streamsize>(payload.size()));
+  out.write(reinterpret_cast<const char*>(payload.data()),
+            static_cast<std::streamsize>(payload.size()));
   out.write(reinterpret_cast<const char*>(tail.bytes().data()), 4);
   return out ? Status::Ok() : Status::Io("writing checkpoint chunk failed");
 }
@@ -193,7 +194,8 @@ Result<Chunk> readChunk(std::istream& in, const char* expected_tag, size_t index
   Chunk chunk;
   uint8_t head[12];
   in.read(reinterpret_cast<char*>(head), sizeof head);
-  if (in.gcount() != sizeof head) return Status::Corrupt("truncated checkpoint: " + where + " is missing");
+  if (in.gcount() != sizeof head)
+    return Status::Corrupt("truncated checkpoint: " + where + " is missing");
   std::memcpy(chunk.tag, head, 4);
   if (std::memcmp(chunk.tag, expected_tag, 4) != 0) {
     return Status::Corrupt(where + ": found tag \"" + std::string(chunk.tag, 4) + "\"");
@@ -202,10 +204,12 @@ Result<Chunk> readChunk(std::istream& in, const char* expected_tag, size_t index
   for (int i = 0; i < 8; ++i) length |= static_cast<uint64_t>(head[4 + i]) << (8 * i);
   // Read in pieces so that a lying length cannot make us allocate memory the file lacks.
   while (chunk.payload.size() < length) {
-    const size_t piece = static_cast<size_t>(std::min<uint64_t>(kReadPiece, length - chunk.payload.size()));
+    const size_t piece =
+        static_cast<size_t>(std::min<uint64_t>(kReadPiece, length - chunk.payload.size()));
     const size_t old = chunk.payload.size();
     chunk.payload.resize(old + piece);
-    in.read(reinterpret_cast<char*>(chunk.payload.data() + old), static_cast<std::streamsize>(piece));
+    in.read(reinterpret_cast<char*>(chunk.payload.data() + old),
+            static_cast<std::streamsize>(piece));
     if (static_cast<size_t>(in.gcount()) != piece) {
       return Status::Corrupt("truncated checkpoint: " + where + " declares " +
                              std::to_string(length) + " bytes, the file ends after " +
@@ -214,7 +218,8 @@ Result<Chunk> readChunk(std::istream& in, const char* expected_tag, size_t index
   }
   uint8_t crc_bytes[4];
   in.read(reinterpret_cast<char*>(crc_bytes), 4);
-  if (in.gcount() != 4) return Status::Corrupt("truncated checkpoint: " + where + " has no checksum");
+  if (in.gcount() != 4)
+    return Status::Corrupt("truncated checkpoint: " + where + " has no checksum");
   uint32_t crc = 0;
   for (int i = 0; i < 4; ++i) crc |= static_cast<uint32_t>(crc_bytes[i]) << (8 * i);
   if (crc != chunkCrc(chunk.tag, chunk.payload)) {
@@ -223,7 +228,9 @@ Result<Chunk> readChunk(std::istream& in, const char* expected_tag, size_t index
   return chunk;
 }
 
-Status corrupt(const std::string& what) { return Status::Corrupt("inconsistent checkpoint: " + what); }
+Status corrupt(const std::string& what) {
+  return Status::Corrupt("inconsistent checkpoint: " + what);
+}
 
 Status readState(const Chunk& chunk, ClusterState& state) {
   Reader r(chunk.payload);
@@ -236,7 +243,8 @@ Status readState(const Chunk& chunk, ClusterState& state) {
   if (neurons != state.neuronCount() || blocks != state.blocks.size()) {
     return corrupt("neuron or block count does not match the template");
   }
-  if (state.reduction_counter >= kReductionInterval) return corrupt("reduction counter out of range");
+  if (state.reduction_counter >= kReductionInterval)
+    return corrupt("reduction counter out of range");
   if (pending > r.remaining() / 13) return corrupt("pending section list longer than its chunk");
   for (uint32_t i = 0; i < pending; ++i) {
     GrowthRequest request;
@@ -283,7 +291,8 @@ Status readNeurons(const Chunk& chunk, ClusterState& state) {
   }
   for (uint8_t& v : state.refractory) {
     v = r.u8();
-    if (v == 0 || v > state.tmpl.settings.refractory_time) return corrupt("refractory countdown out of range");
+    if (v == 0 || v > state.tmpl.settings.refractory_time)
+      return corrupt("refractory countdown out of range");
   }
   return Status::Ok();
 }
@@ -302,7 +311,8 @@ Status readBlock(const Chunk& chunk, ClusterState& state, uint32_t index,
   const Settings& settings = state.tmpl.settings;
   Reader r(chunk.payload);
   const uint32_t sections = r.u32();
-  if (r.failed() || sections > r.remaining() / 11) return corrupt(where + ": section count too large");
+  if (r.failed() || sections > r.remaining() / 11)
+    return corrupt(where + ": section count too large");
   size_t synapses = 0;
   for (uint32_t k = 0; k < sections; ++k) {
     const uint32_t source = r.u32();
@@ -312,9 +322,8 @@ Status readBlock(const Chunk& chunk, ClusterState& state, uint32_t index,
     const bool sorted = k == 0 || block.source.back() <= source;
     if (!sorted || source >= state.neuronCount() ||
         state.bricks[state.neuron_brick[source]].role == BrickRole::kOutput ||
-        !canTarget(state, source, block.brick) ||
-        !std::isfinite(end) || count == 0 || count > settings.synapses_per_section ||
-        successor > 1) {
+        !canTarget(state, source, block.brick) || !std::isfinite(end) || count == 0 ||
+        count > settings.synapses_per_section || successor > 1) {
       return corrupt(where + ": section " + std::to_string(k) + " is invalid");
     }
     block.source.push_back(source);
@@ -324,7 +333,8 @@ Status readBlock(const Chunk& chunk, ClusterState& state, uint32_t index,
     ++owned[source];
     synapses += count;
   }
-  if (r.failed() || r.remaining() != synapses * 8) return corrupt(where + ": synapse data has the wrong length");
+  if (r.failed() || r.remaining() != synapses * 8)
+    return corrupt(where + ": synapse data has the wrong length");
   block.weights.resize(synapses);
   block.meta.resize(synapses);
   uint32_t i = 0;
@@ -355,7 +365,8 @@ Result<std::unique_ptr<Cluster>> readCheckpoint(std::istream& in, ThreadPool* po
   if (in.gcount() != static_cast<std::streamsize>(kHeaderBytes)) {
     return Status::Corrupt("not a Tendril checkpoint: shorter than its 16-byte header");
   }
-  if (std::memcmp(header, kMagic, 8) != 0) return Status::Corrupt("not a Tendril checkpoint: bad magic");
+  if (std::memcmp(header, kMagic, 8) != 0)
+    return Status::Corrupt("not a Tendril checkpoint: bad magic");
   uint32_t version = 0;
   uint32_t chunk_count = 0;
   for (int i = 0; i < 4; ++i) {
@@ -364,19 +375,22 @@ Result<std::unique_ptr<Cluster>> readCheckpoint(std::istream& in, ThreadPool* po
   }
   if (version != kCheckpointVersion) {
     return Status::Corrupt("unsupported checkpoint version " + std::to_string(version) +
-                           " (this build reads version " + std::to_string(kCheckpointVersion) + ")");
+                           " (this build reads version " + std::to_string(kCheckpointVersion) +
+                           ")");
   }
   Result<Chunk> tmpl_chunk = readChunk(in, "TMPL", 0);
   if (!tmpl_chunk.ok()) return tmpl_chunk.status();
   Reader tmpl_reader(tmpl_chunk->payload);
   const std::string text = tmpl_reader.text();
-  if (tmpl_reader.failed() || !tmpl_reader.atEnd()) return corrupt("template chunk has the wrong length");
+  if (tmpl_reader.failed() || !tmpl_reader.atEnd())
+    return corrupt("template chunk has the wrong length");
   Result<Template> tmpl = parseTemplateText(text, limits);
   if (!tmpl.ok()) return corrupt("its template does not validate: " + tmpl.status().message());
   Result<std::unique_ptr<ClusterState>> built = buildClusterState(*tmpl);
   if (!built.ok()) return built.status();
   ClusterState& state = **built;
-  if (chunk_count != 4 + state.blocks.size()) return corrupt("chunk count does not match the template");
+  if (chunk_count != 4 + state.blocks.size())
+    return corrupt("chunk count does not match the template");
 
   Result<Chunk> chunk = readChunk(in, "STAT", 1);
   if (!chunk.ok()) return chunk.status();
@@ -398,7 +412,8 @@ Result<std::unique_ptr<Cluster>> readCheckpoint(std::istream& in, ThreadPool* po
       return corrupt("section ownership of neuron " + std::to_string(n) + " does not add up");
     }
   }
-  if (in.peek() != std::char_traits<char>::eof()) return Status::Corrupt("trailing bytes after the last checkpoint chunk");
+  if (in.peek() != std::char_traits<char>::eof())
+    return Status::Corrupt("trailing bytes after the last checkpoint chunk");
   state.pool = pool;
   return restoreCluster(std::move(built).value());
 }

@@ -242,7 +242,8 @@ namespace {
 
 template <typename T>
 bool sameBytes(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
 bool sameBlock(const BlockState& a, const BlockState& b) {
@@ -256,9 +257,10 @@ bool sameBlock(const BlockState& a, const BlockState& b) {
 bool Cluster::sameStateAs(const Cluster& other) const {
   const ClusterState& a = *state_;
   const ClusterState& b = *other.state_;
-  if (formatTemplateText(a.tmpl) != formatTemplateText(b.tmpl) || a.cycle != b.cycle || a.reduction_counter != b.reduction_counter ||
-      a.blocks.size() != b.blocks.size() || !sameBytes(a.section_count, b.section_count) ||
-      !sameBytes(a.carried, b.carried) || !sameBytes(a.refractory, b.refractory) ||
+  if (formatTemplateText(a.tmpl) != formatTemplateText(b.tmpl) || a.cycle != b.cycle ||
+      a.reduction_counter != b.reduction_counter || a.blocks.size() != b.blocks.size() ||
+      !sameBytes(a.section_count, b.section_count) || !sameBytes(a.carried, b.carried) ||
+      !sameBytes(a.refractory, b.refractory) ||
       a.pending_recreate.size() != b.pending_recreate.size()) {
     return false;
   }
@@ -320,7 +322,8 @@ bool createSection(ClusterState& state, const GrowthRequest& request, uint64_t k
   block.end.insert(block.end.begin() + index, quantizeUp(request.end));
   block.count.insert(block.count.begin() + index, 0);
   block.successor.insert(block.successor.begin() + index, request.has_successor);
-  insertSynapse(state, block_index, index, start, 0, quantizeDown(request.start), mix64(hash ^ key));
+  insertSynapse(state, block_index, index, start, 0, quantizeDown(request.start),
+                mix64(hash ^ key));
   ++owned;
   return true;
 }

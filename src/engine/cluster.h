@@ -38,7 +38,7 @@ struct ClusterStats {
   uint64_t neurons = 0;
   uint64_t sections = 0;
   uint64_t synapses = 0;
-  uint64_t bytes = 0;        // everything the cluster holds: neurons, sections, synapses, lists
+  uint64_t bytes = 0;          // everything the cluster holds: neurons, sections, synapses, lists
   uint64_t synapse_bytes = 0;  // sections and synapses only (what grows)
   uint64_t cycles_trained = 0;
 };

@@ -11,10 +11,10 @@
 #pragma once
 
 #include <bit>
-#include <span>
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "engine/cluster.h"
@@ -22,13 +22,13 @@
 
 namespace tendril::engine {
 
-inline constexpr uint32_t kBlockSize = 64;            // neurons per neuron block
-inline constexpr float kPotentialCutoff = 0.01f;      // a walk stops when p <= this
-inline constexpr uint8_t kNewSynapseCounter = 5;      // activity counter of a new synapse
-inline constexpr uint8_t kPersistentCounter = 10;     // counter value that is never reduced
-inline constexpr uint32_t kReductionInterval = 100;   // training cycles between reductions
-inline constexpr float kInitialWeightRange = 0.2f;    // new weights are +-U[0, 0.2)
-inline constexpr uint32_t kReleased = 0xFFFFFFFFu;    // marks a section being released
+inline constexpr uint32_t kBlockSize = 64;           // neurons per neuron block
+inline constexpr float kPotentialCutoff = 0.01f;     // a walk stops when p <= this
+inline constexpr uint8_t kNewSynapseCounter = 5;     // activity counter of a new synapse
+inline constexpr uint8_t kPersistentCounter = 10;    // counter value that is never reduced
+inline constexpr uint32_t kReductionInterval = 100;  // training cycles between reductions
+inline constexpr float kInitialWeightRange = 0.2f;   // new weights are +-U[0, 0.2)
+inline constexpr uint32_t kReleased = 0xFFFFFFFFu;   // marks a section being released
 // Below this many synapses in a brick, its blocks run on the calling thread: handing tasks to
 // the pool costs a few microseconds, more than a small brick's whole walk (measured with the
 // bench's threads experiment). Results are identical either way.
@@ -85,8 +85,8 @@ inline uint32_t withCounter(uint32_t meta, uint32_t counter) {
 // "offset") and `end` is where its last synapse stops conducting.
 struct BlockState {
   uint32_t brick = 0;
-  uint32_t first_neuron = 0;  // global index of neuron 0 of the block
-  uint32_t size = 0;          // neurons in the block (<= kBlockSize)
+  uint32_t first_neuron = 0;       // global index of neuron 0 of the block
+  uint32_t size = 0;               // neurons in the block (<= kBlockSize)
   std::vector<uint32_t> source;    // per section: global index of the source neuron
   std::vector<float> end;          // per section: end of the last synapse's range
   std::vector<uint8_t> count;      // per section: synapses (1..synapses_per_section)
@@ -147,8 +147,8 @@ class ClusterState {
   std::vector<float> activation;  // value passed into the neuron's sections (0 if inactive)
   std::vector<float> delta;       // backward pass: error term
 
-  uint64_t cycle = 0;               // training cycles done
-  uint32_t reduction_counter = 0;   // training cycles since the last reduction
+  uint64_t cycle = 0;                           // training cycles done
+  uint32_t reduction_counter = 0;               // training cycles since the last reduction
   std::vector<GrowthRequest> pending_recreate;  // sections released by reduction
 
   // Scratch reused across cycles (not state): per block, each section's backward sum, and the

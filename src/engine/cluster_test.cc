@@ -40,10 +40,10 @@ TEST(ClusterWorkedExample, InferenceWalkStopsInsidePartlyCoveredSynapse) {
   const float value = 130.0f;
   writeInputs(state, {&value, 1}, activation);
   forwardInfer(state, input, activation, carried, refractory);
-  EXPECT_NEAR(carried[kHidden0 + 3], 0.10f, 1e-7);    // s0 fully passed
-  EXPECT_NEAR(carried[kHidden0 + 7], -0.03f, 1e-7);   // s1 covered 30 of 50
+  EXPECT_NEAR(carried[kHidden0 + 3], 0.10f, 1e-7);       // s0 fully passed
+  EXPECT_NEAR(carried[kHidden0 + 7], -0.03f, 1e-7);      // s1 covered 30 of 50
   EXPECT_NEAR(activation[kHidden0 + 3], 0.13750, 1e-5);  // log2(1.10)
-  EXPECT_EQ(activation[kHidden0 + 7], 0.0f);           // negative: inactive
+  EXPECT_EQ(activation[kHidden0 + 7], 0.0f);             // negative: inactive
 }
 
 // hanami-core.md §3.5, "H4 section, training, split".
@@ -71,7 +71,7 @@ TEST(ClusterWorkedExample, BackwardUpdatesWeightAndHiddenDelta) {
   state.activation[kHidden0] = 0.1375035f;
   state.activation[kOutput0] = 1.0f / (1.0f + std::exp(-0.5f));
   state.reached_count[1] = collectReachedSections(state.blocks[1], state.activation.data(),
-                                                 state.reached_index[1], state.reached_start[1]);
+                                                  state.reached_index[1], state.reached_start[1]);
   std::vector<float> expected(10, 0.0f);
   expected[0] = 1.0f;
   backward(state, expected);
@@ -268,28 +268,31 @@ TEST(ClusterRequest, NeverChangesTheClusterAndRepeatsExactly) {
 // with inputs that reach different parts of the sections.
 TEST(ClusterRequestMany, IsBitIdenticalToSingleRequests) {
   for (bool portable : {false, true}) {
-  portableBatchesOnly() = portable;
-  for (OutputLoss loss : {OutputLoss::kSquaredError, OutputLoss::kCrossEntropy, OutputLoss::kSoftmax}) {
-    Template tmpl = lineTemplate(32, 150, 4);
-    tmpl.settings.output_loss = loss;
-    auto cluster = makeCluster(tmpl);
-    trainBand(*cluster, 500, 3);
-    const auto samples = testing::bandTask(21, 32, 4, 255.0f, 8);  // 2 full batches + 5
-    std::vector<float> inputs, batched(21 * 4), single(4);
-    for (const auto& sample : samples) inputs.insert(inputs.end(), sample.inputs.begin(), sample.inputs.end());
-    inputs[5] = -40.0f;  // a negative value: the sign-split channel
-    Workspace workspace;
-    ASSERT_TRUE(cluster->requestMany(inputs, batched, samples.size(), workspace).ok());
-    for (size_t i = 0; i < samples.size(); ++i) {
-      ASSERT_TRUE(cluster->request(std::span<const float>(inputs).subspan(i * 32, 32), single,
-                                   workspace).ok());
-      for (size_t o = 0; o < 4; ++o) {
-        EXPECT_EQ(std::bit_cast<uint32_t>(batched[i * 4 + o]), std::bit_cast<uint32_t>(single[o]))
-            << "loss " << static_cast<int>(loss) << " sample " << i << " output " << o
-            << (portable ? " (4-lane path)" : "");
+    portableBatchesOnly() = portable;
+    for (OutputLoss loss :
+         {OutputLoss::kSquaredError, OutputLoss::kCrossEntropy, OutputLoss::kSoftmax}) {
+      Template tmpl = lineTemplate(32, 150, 4);
+      tmpl.settings.output_loss = loss;
+      auto cluster = makeCluster(tmpl);
+      trainBand(*cluster, 500, 3);
+      const auto samples = testing::bandTask(21, 32, 4, 255.0f, 8);  // 2 full batches + 5
+      std::vector<float> inputs, batched(21 * 4), single(4);
+      for (const auto& sample : samples)
+        inputs.insert(inputs.end(), sample.inputs.begin(), sample.inputs.end());
+      inputs[5] = -40.0f;  // a negative value: the sign-split channel
+      Workspace workspace;
+      ASSERT_TRUE(cluster->requestMany(inputs, batched, samples.size(), workspace).ok());
+      for (size_t i = 0; i < samples.size(); ++i) {
+        ASSERT_TRUE(
+            cluster->request(std::span<const float>(inputs).subspan(i * 32, 32), single, workspace)
+                .ok());
+        for (size_t o = 0; o < 4; ++o) {
+          EXPECT_EQ(std::bit_cast<uint32_t>(batched[i * 4 + o]), std::bit_cast<uint32_t>(single[o]))
+              << "loss " << static_cast<int>(loss) << " sample " << i << " output " << o
+              << (portable ? " (4-lane path)" : "");
+        }
       }
     }
-  }
   }
   portableBatchesOnly() = false;
 }
@@ -302,11 +305,14 @@ TEST(ClusterRequestMany, SpikingClustersAndBadSizes) {
   trainBand(*cluster, 200, 4);
   const auto samples = testing::bandTask(3, 32, 4, 255.0f, 9);
   std::vector<float> inputs, batched(12), single(4);
-  for (const auto& sample : samples) inputs.insert(inputs.end(), sample.inputs.begin(), sample.inputs.end());
+  for (const auto& sample : samples)
+    inputs.insert(inputs.end(), sample.inputs.begin(), sample.inputs.end());
   Workspace workspace;
   ASSERT_TRUE(cluster->requestMany(inputs, batched, 3, workspace).ok());
   for (size_t i = 0; i < 3; ++i) {
-    ASSERT_TRUE(cluster->request(std::span<const float>(inputs).subspan(i * 32, 32), single, workspace).ok());
+    ASSERT_TRUE(
+        cluster->request(std::span<const float>(inputs).subspan(i * 32, 32), single, workspace)
+            .ok());
     EXPECT_EQ(std::vector<float>(batched.begin() + i * 4, batched.begin() + i * 4 + 4), single);
   }
   EXPECT_EQ(cluster->requestMany(inputs, batched, 4, workspace).code(), Code::kInvalidArgument);

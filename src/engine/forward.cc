@@ -10,8 +10,8 @@
 #include <cstdint>
 
 #include "engine/cluster_state.h"
-#include "engine/walk.h"
 #include "engine/thread_pool.h"
+#include "engine/walk.h"
 
 namespace tendril::engine {
 namespace {
@@ -25,7 +25,6 @@ struct NeuronArrays {
 };
 
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-
 
 // Hidden neurons: spiking update, then a = log2(1 + x) for x > 0. Output neurons: a sigmoid of
 // the input, or 0 when no synapse reached them. Inputs are cleared for the next cycle.
@@ -164,8 +163,9 @@ void trainBlock(ClusterState& state, uint32_t block_index, std::vector<GrowthReq
     input[metaTarget(block.meta[start + slot])] +=
         block.weights[start + slot] * coverage(potential, threshold, next);
   }
-  updateNeurons(state, block, {state.input.data(), state.activation.data(), state.carried.data(),
-                               state.refractory.data()});
+  updateNeurons(
+      state, block,
+      {state.input.data(), state.activation.data(), state.carried.data(), state.refractory.data()});
 }
 
 // Softmax over an output brick's raw sums (max-shifted so exp cannot overflow).
@@ -221,8 +221,7 @@ void forwardInfer(const ClusterState& state, std::span<float> input, std::span<f
   for (uint32_t b : state.order) {
     const BrickState& brick = state.bricks[b];
     for (uint32_t k = 0; k < brick.block_count; ++k) {
-      inferBlock(state, state.blocks[brick.first_block + k], arrays, reached_index,
-                 reached_start);
+      inferBlock(state, state.blocks[brick.first_block + k], arrays, reached_index, reached_start);
     }
     softmaxBrick(state, brick, activation.data());
   }

@@ -33,8 +33,8 @@ struct SynapseSpec {
   uint32_t target;
   uint32_t counter = kNewSynapseCounter;
 };
-inline uint32_t addSection(ClusterState& state, uint32_t block_index, uint32_t source,
-                           float offset, const std::vector<SynapseSpec>& synapses) {
+inline uint32_t addSection(ClusterState& state, uint32_t block_index, uint32_t source, float offset,
+                           const std::vector<SynapseSpec>& synapses) {
   BlockState& block = state.blocks[block_index];
   // Keep the block's sections sorted by source, as the engine does.
   const auto position = std::upper_bound(block.source.begin(), block.source.end(), source);

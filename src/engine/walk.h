@@ -58,8 +58,8 @@ struct PassedRun {
 // Calls on_passed(i) for every fully passed synapse in order and says where the walk ends.
 // `meta` points at the section's first synapse.
 template <typename OnPassed>
-inline PassedRun passFullSynapses(const uint32_t* meta, uint32_t count, float end,
-                                  float potential, OnPassed&& on_passed) {
+inline PassedRun passFullSynapses(const uint32_t* meta, uint32_t count, float end, float potential,
+                                  OnPassed&& on_passed) {
   const uint32_t last = count - 1u;
   float threshold = metaThreshold(meta[0]);
   uint32_t i = 0;
@@ -75,8 +75,8 @@ inline PassedRun passFullSynapses(const uint32_t* meta, uint32_t count, float en
 }
 
 // Runs fn(block index) for every block of `brick`, spread over the pool when one is attached
-// and the brick holds at least state.parallel_min_synapses synapses. Each block's work must touch only that
-// block's neurons and sections.
+// and the brick holds at least state.parallel_min_synapses synapses. Each block's work must touch
+// only that block's neurons and sections.
 template <typename Fn>
 void forEachBlock(const ClusterState& state, const BrickState& brick, Fn&& fn) {
   uint64_t synapses = 0;
@@ -95,7 +95,6 @@ void forEachBlock(const ClusterState& state, const BrickState& brick, Fn&& fn) {
 inline float coverage(float potential, float threshold, float next) {
   return next <= potential ? 1.0f : (potential - threshold) / (next - threshold);
 }
-
 
 // log2(1 + c) for c >= 0, exactly 0 for c == 0: the hidden activation. Written without
 // branches or library calls so the neuron update vectorises: 1 + c = 2^e * m with m in

@@ -46,7 +46,8 @@ Result<std::string> hashPassword(std::string_view password, HashCost cost) {
 }
 
 bool verifyPassword(std::string_view hash, std::string_view password) {
-  if (hash.empty() || hash.size() >= crypto_pwhash_STRBYTES || password.size() > kMaxPasswordLength) {
+  if (hash.empty() || hash.size() >= crypto_pwhash_STRBYTES ||
+      password.size() > kMaxPasswordLength) {
     return false;
   }
   const std::string terminated(hash);  // libsodium reads a NUL-terminated string
@@ -60,15 +61,15 @@ Result<std::string> signAccessToken(const TokenClaims& claims, std::string_view 
   jwt_t* raw = nullptr;
   if (jwt_new(&raw) != 0) return Status::Exhausted("cannot allocate a token");
   JwtPtr jwt(raw);
-  const bool ok = jwt_add_grant(jwt.get(), "sub", claims.subject.c_str()) == 0 &&
-                  jwt_add_grant(jwt.get(), "iss", claims.issuer.c_str()) == 0 &&
-                  jwt_add_grant(jwt.get(), "project", claims.project.c_str()) == 0 &&
-                  jwt_add_grant(jwt.get(), "role", claims.role.c_str()) == 0 &&
-                  jwt_add_grant_int(jwt.get(), "iat", claims.issued_at) == 0 &&
-                  jwt_add_grant_int(jwt.get(), "exp", claims.expires_at) == 0 &&
-                  jwt_set_alg(jwt.get(), JWT_ALG_HS256,
-                              reinterpret_cast<const unsigned char*>(key.data()),
-                              static_cast<int>(key.size())) == 0;
+  const bool ok =
+      jwt_add_grant(jwt.get(), "sub", claims.subject.c_str()) == 0 &&
+      jwt_add_grant(jwt.get(), "iss", claims.issuer.c_str()) == 0 &&
+      jwt_add_grant(jwt.get(), "project", claims.project.c_str()) == 0 &&
+      jwt_add_grant(jwt.get(), "role", claims.role.c_str()) == 0 &&
+      jwt_add_grant_int(jwt.get(), "iat", claims.issued_at) == 0 &&
+      jwt_add_grant_int(jwt.get(), "exp", claims.expires_at) == 0 &&
+      jwt_set_alg(jwt.get(), JWT_ALG_HS256, reinterpret_cast<const unsigned char*>(key.data()),
+                  static_cast<int>(key.size())) == 0;
   if (!ok) return Status(Code::kInternal, "cannot build an access token");
   char* encoded = jwt_encode_str(jwt.get());
   if (encoded == nullptr) return Status(Code::kInternal, "cannot encode an access token");
@@ -80,12 +81,14 @@ Result<std::string> signAccessToken(const TokenClaims& claims, std::string_view 
 Result<TokenClaims> verifyAccessToken(std::string_view token, std::string_view key,
                                       std::string_view issuer, int64_t now) {
   if (token.empty() || token.size() > kMaxTokenLength) return invalidToken("is malformed");
-  if (key.size() < kMinKeyLength) return Status::Invalid("the token key must have at least 32 bytes");
+  if (key.size() < kMinKeyLength)
+    return Status::Invalid("the token key must have at least 32 bytes");
   // Only the three-part compact form: "alg: none" tokens have an empty signature part and are
   // refused here already, whatever the library would do with them.
   const size_t first_dot = token.find('.');
   const size_t last_dot = token.rfind('.');
-  if (first_dot == std::string_view::npos || first_dot == last_dot || last_dot + 1 == token.size()) {
+  if (first_dot == std::string_view::npos || first_dot == last_dot ||
+      last_dot + 1 == token.size()) {
     return invalidToken("is malformed");
   }
   const std::string terminated(token);
@@ -96,15 +99,18 @@ Result<TokenClaims> verifyAccessToken(std::string_view token, std::string_view k
     return invalidToken("has a bad signature or is malformed");
   }
   JwtPtr jwt(raw);
-  if (jwt_get_alg(jwt.get()) != JWT_ALG_HS256) return invalidToken("uses an algorithm other than HS256");
+  if (jwt_get_alg(jwt.get()) != JWT_ALG_HS256)
+    return invalidToken("uses an algorithm other than HS256");
   TokenClaims claims;
-  for (auto [name, field] : {std::pair{"sub", &claims.subject}, std::pair{"iss", &claims.issuer},
-                             std::pair{"project", &claims.project}, std::pair{"role", &claims.role}}) {
+  for (auto [name, field] :
+       {std::pair{"sub", &claims.subject}, std::pair{"iss", &claims.issuer},
+        std::pair{"project", &claims.project}, std::pair{"role", &claims.role}}) {
     const char* value = jwt_get_grant(jwt.get(), name);
     if (value == nullptr) return invalidToken(std::string("lacks the claim \"") + name + "\"");
     *field = value;
   }
-  for (auto [name, field] : {std::pair{"iat", &claims.issued_at}, std::pair{"exp", &claims.expires_at}}) {
+  for (auto [name, field] :
+       {std::pair{"iat", &claims.issued_at}, std::pair{"exp", &claims.expires_at}}) {
     errno = 0;
     const long value = jwt_get_grant_int(jwt.get(), name);
     if (errno != 0) return invalidToken(std::string("lacks the claim \"") + name + "\"");
@@ -120,7 +126,8 @@ Result<TokenClaims> verifyAccessToken(std::string_view token, std::string_view k
 std::string randomSecret(size_t bytes) {
   std::vector<unsigned char> raw(bytes);
   randombytes_buf(raw.data(), raw.size());
-  std::string text(sodium_base64_ENCODED_LEN(bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+  std::string text(sodium_base64_ENCODED_LEN(bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+                   '\0');
   sodium_bin2base64(text.data(), text.size(), raw.data(), raw.size(),
                     sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   text.resize(text.find('\0'));

@@ -39,8 +39,8 @@ TEST_F(CredentialsTest, PasswordsAreArgon2idSaltedAndChecked) {
 }
 
 TEST_F(CredentialsTest, PasswordLengthIsBounded) {
-  EXPECT_TRUE(failsWith(hashPassword("short", HashCost::kTesting).status(),
-                        Code::kInvalidArgument, "8 to 1024"));
+  EXPECT_TRUE(failsWith(hashPassword("short", HashCost::kTesting).status(), Code::kInvalidArgument,
+                        "8 to 1024"));
   EXPECT_TRUE(failsWith(hashPassword(std::string(1025, 'x'), HashCost::kTesting).status(),
                         Code::kInvalidArgument, "8 to 1024"));
   EXPECT_TRUE(hashPassword(std::string(1024, 'x'), HashCost::kTesting).ok());
@@ -76,7 +76,8 @@ TEST_F(CredentialsTest, TamperedOrForeignTokensAreRefused) {
   const size_t payload = tampered.find('.') + 3;
   tampered[payload] = tampered[payload] == 'A' ? 'B' : 'A';
   EXPECT_FALSE(verifyAccessToken(tampered, kKey, kIssuer, 1500).ok());
-  for (std::string_view garbage : {"", "abc", "a.b", "a.b.", "...", "x.y.z", "\xff\xfe.\x01.\x02"}) {
+  for (std::string_view garbage :
+       {"", "abc", "a.b", "a.b.", "...", "x.y.z", "\xff\xfe.\x01.\x02"}) {
     EXPECT_FALSE(verifyAccessToken(garbage, kKey, kIssuer, 1500).ok()) << garbage;
   }
   EXPECT_FALSE(verifyAccessToken(std::string(9000, 'a'), kKey, kIssuer, 1500).ok());
@@ -110,8 +111,8 @@ TEST_F(CredentialsTest, OnlyHs256IsAccepted) {
 }
 
 TEST_F(CredentialsTest, KeysMustBeLongEnough) {
-  EXPECT_TRUE(failsWith(signAccessToken(claims(), "short").status(), Code::kInvalidArgument,
-                        "32 bytes"));
+  EXPECT_TRUE(
+      failsWith(signAccessToken(claims(), "short").status(), Code::kInvalidArgument, "32 bytes"));
   const std::string token = signAccessToken(claims(), kKey).value();
   EXPECT_FALSE(verifyAccessToken(token, "short", kIssuer, 1500).ok());
 }
