@@ -112,7 +112,7 @@ TEST(TemplateJson, RoundTrips) {
 TEST(TemplateJson, WritesTypedSettingsInDocumentedOrder) {
   const std::string json = templateToJson(parsed(engine::parseTemplateText(kMnistText)));
   EXPECT_EQ(json.rfind(R"({"version":1,"settings":{"neuron_cooldown":10000000.0,)", 0), 0u) << json;
-  EXPECT_NE(json.find(R"("enable_reduction":false,"learning_rate":0.05,"learning_rate_decay":0,"seed":0,)"),
+  EXPECT_NE(json.find(R"("enable_reduction":false,"learning_rate":0.05,"learning_rate_decay":0,"hidden_dropout":0.0,"seed":0,)"),
             std::string::npos);
   EXPECT_NE(json.find(R"("output_loss":"squared_error")"), std::string::npos);
   EXPECT_NE(json.find(R"({"position":[1,1,1],"input":"test_input","neurons":784})"),

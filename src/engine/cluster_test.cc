@@ -102,6 +102,43 @@ TEST(ClusterSpiking, MatchesTheDocumentedFigure) {
   }
 }
 
+// Dropout silences about the configured share of the hidden neurons a training cycle would
+// activate, and only those: the same cluster without dropout computes the same activations for
+// every neuron that was not dropped.
+TEST(ClusterDropout, SilencesAboutTheGivenShareOfHiddenNeurons) {
+  Template tmpl = lineTemplate(32, 256, 4);
+  auto plain = makeCluster(tmpl);
+  tmpl.settings.hidden_dropout = 0.5;
+  auto dropping = makeCluster(tmpl);
+  const auto samples = testing::bandTask(1, 32, 4, 255.0f, 3);
+  for (Cluster* cluster : {plain.get(), dropping.get()}) {
+    ClusterState& state = cluster->state();
+    for (BlockState& block : state.blocks) {  // same wiring: every hidden neuron gets input
+      if (state.bricks[block.brick].role != BrickRole::kHidden) continue;
+      for (uint32_t source = 0; source < 32; ++source) {
+        addSection(state, static_cast<uint32_t>(&block - state.blocks.data()), source, 0.0f,
+                   {{300.0f, 0.05f, source % block.size}, {300.0f, 0.05f, (source + 7) % block.size}});
+      }
+    }
+    writeInputs(state, samples[0].inputs, state.activation);
+    forwardTrain(state, state.growth);
+  }
+  const BrickState& hidden = plain->state().bricks[1];
+  uint32_t active = 0;
+  uint32_t dropped = 0;
+  for (uint32_t i = hidden.first_neuron; i < hidden.first_neuron + hidden.neuron_count; ++i) {
+    const float a = plain->state().activation[i];
+    const float b = dropping->state().activation[i];
+    if (a > 0.0f) ++active;
+    if (a > 0.0f && b == 0.0f) ++dropped;
+    if (b != 0.0f) {
+      EXPECT_EQ(a, b);  // kept neurons are untouched
+    }
+  }
+  ASSERT_GT(active, 100u);
+  EXPECT_NEAR(static_cast<double>(dropped) / active, 0.5, 0.12);
+}
+
 TEST(ClusterActivation, Log2OnePlusMatchesTheLibraryToFloatPrecision) {
   EXPECT_EQ(log2OnePlus(0.0f), 0.0f);  // inactive neurons must be exactly 0
   for (float c = 1e-6f; c < 1e30f; c *= 1.37f) {
@@ -226,6 +263,7 @@ TEST(ClusterDeterminism, SameSeedSameDataIsBitIdenticalForAnyThreadCount) {
   for (bool reduction : {false, true}) {
     Template tmpl = lineTemplate(32, 200, 4);
     tmpl.settings.enable_reduction = reduction;
+    tmpl.settings.hidden_dropout = reduction ? 0.25 : 0.0;  // the second run drops neurons too
     tmpl.settings.seed = 42;
     auto single = makeCluster(tmpl);
     ThreadPool two(2), four(4);

@@ -11,6 +11,7 @@
 
 #include "engine/cluster_state.h"
 #include "engine/thread_pool.h"
+#include "engine/random.h"
 #include "engine/walk.h"
 
 namespace tendril::engine {
@@ -95,6 +96,20 @@ void inferBlock(const ClusterState& state, const BlockState& block, const Neuron
   updateNeurons(state, block, n);
 }
 
+// Dropout: silences a random share of a hidden block's neurons for this training cycle. A
+// silenced neuron passes nothing on, learns nothing and grows nothing this cycle; its carried
+// potential is kept. Requests never drop. The draw depends on (seed, cycle, neuron) only.
+void dropHiddenNeurons(ClusterState& state, const BlockState& block) {
+  const double share = state.tmpl.settings.hidden_dropout;
+  if (share <= 0.0 || state.bricks[block.brick].role != BrickRole::kHidden) return;
+  const float threshold = static_cast<float>(share);
+  for (uint32_t i = block.first_neuron; i < block.first_neuron + block.size; ++i) {
+    if (unitFloat(hashKeys(state.tmpl.settings.seed, {0xD80F0u, state.cycle, i})) < threshold) {
+      state.activation[i] = 0.0f;
+    }
+  }
+}
+
 // Training walk of every section targeting block `block_index`. Fully passed synapses behave as
 // in a request; the one synapse where the potential ends is where the H4 rules apply:
 // - refinement: a synapse more than twice as wide as the potential reaching into it gives the
@@ -166,6 +181,7 @@ void trainBlock(ClusterState& state, uint32_t block_index, std::vector<GrowthReq
   updateNeurons(
       state, block,
       {state.input.data(), state.activation.data(), state.carried.data(), state.refractory.data()});
+  dropHiddenNeurons(state, block);
 }
 
 // Softmax over an output brick's raw sums (max-shifted so exp cannot overflow).

@@ -163,7 +163,7 @@ const char* outputLossName(OutputLoss loss) {
   return "squared_error";
 }
 
-constexpr std::array<SettingDef, 11> kSettingDefs = {{
+constexpr std::array<SettingDef, 12> kSettingDefs = {{
     {{"neuron_cooldown", "float", "1000000000.0",
       "divisor applied each cycle to a hidden neuron's carried potential; >= 1 "
       "(1 keeps all of it, the default 1e9 keeps nothing)"},
@@ -214,6 +214,18 @@ constexpr std::array<SettingDef, 11> kSettingDefs = {{
        return setInteger(s.learning_rate_decay, value, 0, uint64_t{1000000000000});
      },
      [](const Settings& s) { return std::to_string(s.learning_rate_decay); }},
+    {{"hidden_dropout", "float", "0.0",
+      "share of hidden neurons silenced at random in each training cycle (dropout); 0..0.9"},
+     [](Settings& s, std::string_view value, const TemplateLimits&) -> Status {
+       Result<double> parsed = parseNumber(value);
+       if (!parsed.ok()) return parsed.status();
+       if (!(*parsed >= 0.0 && *parsed <= 0.9)) {
+         return Status::Invalid("must be from 0 to 0.9, got " + quote(value));
+       }
+       s.hidden_dropout = *parsed;
+       return {};
+     },
+     [](const Settings& s) { return formatNumber(s.hidden_dropout); }},
     {{"seed", "int", "0", "all randomness of the cluster derives from it; 0..2^64-1"},
      [](Settings& s, std::string_view value, const TemplateLimits&) {
        return setInteger(s.seed, value, 0, std::numeric_limits<uint64_t>::max());

@@ -58,6 +58,7 @@ struct Settings {
   bool enable_reduction = false;         // prune synapses that never prove useful
   double learning_rate = 0.05;           // Tendril extension
   uint64_t learning_rate_decay = 0;      // Tendril extension: cycles until the rate halves
+  double hidden_dropout = 0.0;           // Tendril extension: share of hidden neurons silenced
   uint64_t seed = 0;                     // Tendril extension: all randomness derives from it
   bool sign_split_inputs = true;         // Tendril extension: negative inputs get own channel
   OutputLoss output_loss = OutputLoss::kSquaredError;  // Tendril extension

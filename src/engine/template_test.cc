@@ -325,7 +325,7 @@ TEST(TemplateFormat, WritesEverySettingAndTheHanamiLayout) {
 
 TEST(TemplateSettings, TableDeclaresEveryKeyOnceWithItsDefault) {
   const auto& infos = settingInfos();
-  EXPECT_EQ(infos.size(), 11u);
+  EXPECT_EQ(infos.size(), 12u);
   std::set<std::string_view> keys;
   for (const SettingInfo& info : infos) {
     EXPECT_TRUE(keys.insert(info.key).second) << info.key;
