@@ -28,7 +28,6 @@ inline constexpr uint8_t kNewSynapseCounter = 5;     // activity counter of a ne
 inline constexpr uint8_t kPersistentCounter = 10;    // counter value that is never reduced
 inline constexpr uint32_t kReductionInterval = 100;  // training cycles between reductions
 inline constexpr float kInitialWeightRange = 0.2f;   // new weights are +-U[0, 0.2)
-inline constexpr uint32_t kReleased = 0xFFFFFFFFu;   // marks a section being released
 // Below this many synapses in a brick, its blocks run on the calling thread: handing tasks to
 // the pool costs a few microseconds, more than a small brick's whole walk (measured with the
 // bench's threads experiment). Results are identical either way.
