@@ -11,5 +11,6 @@ int& exitCode();
 
 void addCheckTemplateCommand(CLI::App& app);
 void addBenchCommand(CLI::App& app);
+void addServeCommand(CLI::App& app);
 
 }  // namespace tendril::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "tendril 0.1.0");
   tendril::cli::addCheckTemplateCommand(app);
   tendril::cli::addBenchCommand(app);
+  tendril::cli::addServeCommand(app);
   CLI11_PARSE(app, argc, argv);
   return tendril::cli::exitCode();
 }

@@ -1,0 +1,412 @@
+#include "api/http_server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <future>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace tendril::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kFirstReadBytes = 4096;
+// After a response that closes the connection, unread request bytes (say, the rest of a refused
+// body) are drained for this long, so the client sees the response instead of a reset.
+constexpr std::chrono::seconds kLingerTime{2};
+constexpr std::chrono::seconds kStopGrace{5};
+
+// A method label from a bounded set, whatever the client sent.
+std::string methodLabel(std::string_view method) {
+  for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+    if (method == known) return std::string(known);
+  }
+  return "OTHER";
+}
+
+}  // namespace
+
+class Session;
+
+class HttpServerImpl {
+ public:
+  HttpServerImpl(Router router, ServerLimits limits, MetricsRegistry* metrics)
+      : router_(std::move(router)), limits_(limits) {
+    if (metrics != nullptr) {
+      requests_ = &metrics->counter("tendril_http_requests_total",
+                                    "HTTP requests answered, by method, route template and status",
+                                    {"method", "route", "status"});
+      latency_ = &metrics->histogram("tendril_http_request_duration_seconds",
+                                     "Time from a complete request to its response being queued",
+                                     {"route"}, defaultLatencyBuckets());
+      open_connections_ =
+          &metrics->gauge("tendril_http_open_connections", "HTTP connections currently open");
+      rejected_ = &metrics->counter("tendril_http_connections_rejected_total",
+                                    "Connections refused with 503 at the connection limit", {});
+    }
+  }
+
+  ~HttpServerImpl() { stop(); }
+
+  Status start(const std::string& host, uint16_t port, size_t threads);
+  void stop();
+  uint16_t port() const { return port_; }
+
+  void sessionOpened(Session* session, std::weak_ptr<Session> weak) {
+    std::lock_guard lock(sessions_mutex_);
+    sessions_[session] = std::move(weak);
+  }
+  void sessionClosed(Session* session) {
+    {
+      std::lock_guard lock(sessions_mutex_);
+      sessions_.erase(session);
+    }
+    connections_.fetch_sub(1);
+    if (open_connections_ != nullptr) open_connections_->add(-1);
+  }
+
+  void recordRequest(std::string_view method, const std::string& route, unsigned status,
+                     Clock::time_point started) {
+    if (requests_ == nullptr) return;
+    std::string label = route.empty() ? "unmatched" : route;
+    requests_->increment({methodLabel(method), label, std::to_string(status)});
+    latency_->observe({label}, std::chrono::duration<double>(Clock::now() - started).count());
+  }
+
+  const Router& router() const { return router_; }
+  const ServerLimits& limits() const { return limits_; }
+  bool stopping() const { return stopping_.load(); }
+
+ private:
+  void accept();
+  void onAccept(beast::error_code error, tcp::socket socket);
+  void reject(tcp::socket& socket);
+
+  Router router_;
+  ServerLimits limits_;
+  Counter* requests_ = nullptr;
+  Histogram* latency_ = nullptr;
+  Gauge* open_connections_ = nullptr;
+  Counter* rejected_ = nullptr;
+
+  std::mutex sessions_mutex_;
+  std::map<Session*, std::weak_ptr<Session>> sessions_;
+  std::atomic<size_t> connections_{0};
+  std::atomic<bool> stopping_{false};
+  bool started_ = false;
+  uint16_t port_ = 0;
+
+  // Declared after what sessions touch on destruction: the context is destroyed first, and with
+  // it any session still held by an abandoned handler.
+  asio::io_context io_context_;
+  std::optional<tcp::acceptor> acceptor_;
+  std::optional<asio::steady_timer> accept_retry_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
+
+  friend class Session;
+};
+
+// One connection: reads requests one at a time under the read/idle deadlines, dispatches them
+// and writes responses. All of its work runs on its own strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServerImpl& server)
+      : stream_(std::move(socket)), server_(server) {}
+  ~Session() { server_.sessionClosed(this); }
+
+  void start() {
+    server_.sessionOpened(this, weak_from_this());
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this()] { self->waitForRequest(/*first=*/true); });
+  }
+
+  // Asks the session to end: at once when it is reading, after the response being written.
+  void shutdown() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->stopping_ = true;
+      if (!self->writing_) self->stream_.cancel();
+    });
+  }
+
+ private:
+  // Waits for the first byte of the next request: a fresh connection gets the read timeout (a
+  // client that connects and says nothing is slow), a kept-alive one the idle timeout.
+  void waitForRequest(bool first) {
+    if (stopping_ || server_.stopping()) return close();
+    if (buffer_.size() > 0) return readRequest();  // a pipelined request is already here
+    stream_.expires_after(first ? server_.limits().read_timeout : server_.limits().idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
+                            [self = shared_from_this()](beast::error_code error, size_t bytes) {
+                              if (error) return self->close();
+                              self->buffer_.commit(bytes);
+                              self->readRequest();
+                            });
+  }
+
+  // Once a request has started, all of it must arrive within the read timeout: the deadline is
+  // set once, so trickling bytes (slowloris) does not extend it.
+  void readRequest() {
+    parser_.emplace();
+    parser_->header_limit(
+        static_cast<uint32_t>(std::min<size_t>(server_.limits().max_header_bytes, UINT32_MAX)));
+    parser_->body_limit(server_.limits().max_body_bytes);
+    stream_.expires_after(server_.limits().read_timeout);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code error, size_t) { self->onRead(error); });
+  }
+
+  void onRead(beast::error_code error) {
+    Clock::time_point started = Clock::now();
+    if (error == http::error::body_limit) {
+      return refuse(
+          TransportProblem::kBodyTooLarge,
+          "the body exceeds " + std::to_string(server_.limits().max_body_bytes) + " bytes");
+    }
+    if (error == http::error::header_limit) {
+      return refuse(TransportProblem::kHeadersTooLarge,
+                    "the request line and headers exceed " +
+                        std::to_string(server_.limits().max_header_bytes) + " bytes");
+    }
+    if (error == http::error::end_of_stream || error == http::error::partial_message) {
+      return close();  // the client went away
+    }
+    if (error &&
+        error.category() == beast::http::make_error_code(http::error::bad_method).category()) {
+      return refuse(TransportProblem::kMalformedRequest, "the request is not valid HTTP/1.1");
+    }
+    if (error) return close();  // timeout, reset, cancelled by stop()
+
+    http::request<http::string_body>& message = parser_->get();
+    Request request;
+    request.method = std::string(message.method_string());
+    std::string_view target(message.target().data(), message.target().size());
+    if (target.empty() || target.front() != '/') {
+      return refuse(TransportProblem::kMalformedRequest,
+                    "the request target must be an absolute path");
+    }
+    size_t question = target.find('?');
+    request.path = std::string(target.substr(0, question));
+    if (question != std::string_view::npos)
+      request.query = std::string(target.substr(question + 1));
+    for (const auto& field : message) {
+      std::string name(field.name_string());
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      std::string& value = request.headers[name];
+      value += (value.empty() ? "" : ", ") + std::string(field.value());
+    }
+    request.body = std::move(message.body());
+
+    Dispatched dispatched = server_.router().dispatch(request);
+    server_.recordRequest(request.method, dispatched.route, dispatched.response.status, started);
+    write(std::move(dispatched.response), message.keep_alive());
+  }
+
+  // Answers a request the server refuses before routing, then closes: the rest of the stream
+  // cannot be trusted to be in sync.
+  void refuse(TransportProblem problem, std::string detail) {
+    Response response = Response::problem(problem, detail);
+    server_.recordRequest("OTHER", "", response.status, Clock::now());
+    write(std::move(response), /*keep_alive=*/false);
+  }
+
+  void write(Response response, bool keep_alive) {
+    auto message = std::make_shared<http::response<http::string_body>>();
+    message->version(11);
+    message->result(response.status);
+    message->set(http::field::server, "tendril");
+    message->set(http::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers) message->set(name, value);
+    message->body() = std::move(response.body);
+    message->keep_alive(keep_alive && !stopping_ && !server_.stopping());
+    message->prepare_payload();
+    writing_ = true;
+    // A client that does not read its response is as slow as one that does not send.
+    stream_.expires_after(server_.limits().read_timeout);
+    http::async_write(stream_, *message,
+                      [self = shared_from_this(), message](beast::error_code error, size_t) {
+                        self->writing_ = false;
+                        if (error) return self->close();
+                        if (!message->keep_alive()) return self->linger();
+                        self->waitForRequest(/*first=*/false);
+                      });
+  }
+
+  void linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (stopping_) return close();
+    stream_.expires_after(kLingerTime);
+    drain();
+  }
+
+  void drain() {
+    stream_.async_read_some(asio::buffer(drain_buffer_),
+                            [self = shared_from_this()](beast::error_code error, size_t) {
+                              if (error) return self->close();
+                              self->drain();
+                            });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  HttpServerImpl& server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::array<char, 4096> drain_buffer_{};
+  bool writing_ = false;
+  bool stopping_ = false;
+};
+
+Status HttpServerImpl::start(const std::string& host, uint16_t port, size_t threads) {
+  if (started_) return Status::Precondition("the server was already started");
+  if (threads == 0) return Status::Invalid("at least one I/O thread is needed");
+  beast::error_code error;
+  tcp::resolver resolver(io_context_);
+  auto endpoints = resolver.resolve(host, std::to_string(port),
+                                    tcp::resolver::numeric_service | tcp::resolver::passive, error);
+  if (error || endpoints.empty()) {
+    return Status::Invalid("cannot resolve listen address '" + host + "': " + error.message());
+  }
+  tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  acceptor_.emplace(asio::make_strand(io_context_));
+  std::string where = host + ":" + std::to_string(port);
+  acceptor_->open(endpoint.protocol(), error);
+  if (!error) acceptor_->set_option(asio::socket_base::reuse_address(true), error);
+  if (!error) acceptor_->bind(endpoint, error);
+  if (!error) acceptor_->listen(asio::socket_base::max_listen_connections, error);
+  if (error) {
+    acceptor_.reset();
+    return Status::Io("cannot listen on " + where + ": " + error.message());
+  }
+  port_ = acceptor_->local_endpoint().port();
+  accept_retry_.emplace(acceptor_->get_executor());
+  started_ = true;
+  work_.emplace(io_context_.get_executor());
+  accept();
+  for (size_t i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] {
+      // Handlers catch their own exceptions; this is the last line so that a bug in a completion
+      // handler costs one connection, not the process.
+      while (true) {
+        try {
+          io_context_.run();
+          return;
+        } catch (const std::exception& caught) {
+          std::cerr << "tendril: I/O thread caught: " << caught.what() << "\n";
+        }
+      }
+    });
+  }
+  return Status::Ok();
+}
+
+void HttpServerImpl::accept() {
+  acceptor_->async_accept(
+      asio::make_strand(io_context_),
+      [this](beast::error_code error, tcp::socket socket) { onAccept(error, std::move(socket)); });
+}
+
+void HttpServerImpl::onAccept(beast::error_code error, tcp::socket socket) {
+  if (stopping_ || !acceptor_->is_open()) return;
+  if (error) {
+    // Typically out of file descriptors: back off briefly instead of spinning.
+    std::cerr << "tendril: accept failed: " << error.message() << "\n";
+    accept_retry_->expires_after(std::chrono::milliseconds(50));
+    accept_retry_->async_wait([this](beast::error_code) {
+      if (!stopping_) accept();
+    });
+    return;
+  }
+  if (connections_.load() >= limits_.max_connections) {
+    reject(socket);
+  } else {
+    connections_.fetch_add(1);
+    if (open_connections_ != nullptr) open_connections_->add(1);
+    std::make_shared<Session>(std::move(socket), *this)->start();
+  }
+  accept();
+}
+
+// Over the connection limit: one non-blocking attempt to say 503, then close. Nothing is
+// queued for the client, so a flood of connections costs no memory.
+void HttpServerImpl::reject(tcp::socket& socket) {
+  if (rejected_ != nullptr) rejected_->increment({});
+  std::string body = renderProblem(problemKindFor(TransportProblem::kServiceUnavailable),
+                                   "too many open connections; retry later");
+  std::string reply =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: " + std::string(kProblemContentType) +
+      "\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
+  beast::error_code ignored;
+  socket.non_blocking(true, ignored);
+  socket.write_some(asio::buffer(reply), ignored);
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
+void HttpServerImpl::stop() {
+  if (!started_ || stopping_.exchange(true)) return;
+  // Close the acceptor on its strand and wait for it: after this no session can be created, so
+  // the list below is complete. (A post alone may never run once io_context_ is stopped.)
+  std::promise<void> acceptor_closed;
+  asio::post(acceptor_->get_executor(), [this, &acceptor_closed] {
+    beast::error_code ignored;
+    acceptor_->close(ignored);
+    accept_retry_->cancel();
+    acceptor_closed.set_value();
+  });
+  acceptor_closed.get_future().wait();
+  std::vector<std::shared_ptr<Session>> sessions;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    for (auto& [raw, weak] : sessions_) {
+      if (auto session = weak.lock()) sessions.push_back(std::move(session));
+    }
+  }
+  for (auto& session : sessions) session->shutdown();
+  sessions.clear();  // the sessions' own handlers now decide when they end
+  Clock::time_point deadline = Clock::now() + kStopGrace;
+  while (connections_.load() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  work_.reset();
+  io_context_.stop();
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
+}
+
+HttpServer::HttpServer(Router router, ServerLimits limits, MetricsRegistry* metrics)
+    : impl_(std::make_unique<HttpServerImpl>(std::move(router), limits, metrics)) {}
+
+HttpServer::~HttpServer() = default;
+
+Status HttpServer::start(const std::string& host, uint16_t port, size_t threads) {
+  return impl_->start(host, port, threads);
+}
+
+uint16_t HttpServer::port() const { return impl_->port(); }
+
+void HttpServer::stop() { impl_->stop(); }
+
+}  // namespace tendril::api

@@ -1,0 +1,59 @@
+// The HTTP/1.1 server under the Tendril API: asynchronous (Boost.Beast on Asio) with a fixed
+// number of I/O threads, so a slow or hostile client costs a socket and a timer, never a thread
+// (hanami-api.md §12 W2: four idle connections stalled Hanami's synchronous workers).
+//
+// Every request is bounded by ServerLimits; requests the server refuses itself get problem+json
+// (400 malformed, 413 body, 431 headers, 503 connection limit), routed requests go to the Router.
+// Handlers run on I/O threads and must be quick: long work belongs to the service's scheduler.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "api/metrics.h"
+#include "api/router.h"
+#include "common/status.h"
+
+namespace tendril::api {
+
+class HttpServerImpl;  // Beast and Asio stay out of this header
+
+struct ServerLimits {
+  size_t max_body_bytes = 1024 * 1024;
+  size_t max_header_bytes = 16 * 1024;  // request line and header fields together
+  // The whole request (headers and body) must arrive within this time once it has started.
+  std::chrono::seconds read_timeout{10};
+  // A keep-alive connection with no new request for this long is closed.
+  std::chrono::seconds idle_timeout{30};
+  // Connections beyond this are answered 503 and closed at once.
+  size_t max_connections = 512;
+};
+
+class HttpServer {
+ public:
+  // `metrics` may be null; when given it must outlive the server, and the server registers its
+  // request, latency and connection metrics in it.
+  HttpServer(Router router, ServerLimits limits, MetricsRegistry* metrics);
+  ~HttpServer();  // stops if still running
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds host:port (port 0 picks a free one) and starts `threads` I/O threads. Fails with kIo
+  // when the address cannot be bound, kInvalidArgument when it cannot be parsed.
+  Status start(const std::string& host, uint16_t port, size_t threads);
+
+  // The bound port; valid after a successful start().
+  uint16_t port() const;
+
+  // Graceful shutdown: stops accepting, closes idle connections, lets responses being written
+  // finish (up to a few seconds), then joins the I/O threads. Idempotent.
+  void stop();
+
+ private:
+  std::unique_ptr<HttpServerImpl> impl_;
+};
+
+}  // namespace tendril::api

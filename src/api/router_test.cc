@@ -1,0 +1,170 @@
+#include "api/router.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "api/metrics.h"
+#include "api/system_routes.h"
+
+namespace tendril::api {
+namespace {
+
+Request makeRequest(std::string method, std::string path) {
+  Request request;
+  request.method = std::move(method);
+  request.path = std::move(path);
+  return request;
+}
+
+Response echoId(const Request& request) {
+  return Response::json(200, {{"id", request.pathParam("id")}});
+}
+
+std::string header(const Response& response, std::string_view name) {
+  for (const auto& [key, value] : response.headers) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
+TEST(RouterTest, MatchesExactPaths) {
+  Router router;
+  router.add("GET", "/healthz", [](const Request&) { return Response::json(200, {{"a", 1}}); });
+  Request request = makeRequest("GET", "/healthz");
+  Dispatched result = router.dispatch(request);
+  EXPECT_EQ(result.response.status, 200u);
+  EXPECT_EQ(result.route, "/healthz");
+  EXPECT_EQ(nlohmann::json::parse(result.response.body)["a"], 1);
+}
+
+TEST(RouterTest, BindsAndDecodesPathParameters) {
+  Router router;
+  router.add("GET", "/api/v1/users/{id}", echoId);
+  Request request = makeRequest("GET", "/api/v1/users/ab%20c");
+  Dispatched result = router.dispatch(request);
+  ASSERT_EQ(result.response.status, 200u);
+  EXPECT_EQ(result.route, "/api/v1/users/{id}");
+  EXPECT_EQ(nlohmann::json::parse(result.response.body)["id"], "ab c");
+}
+
+TEST(RouterTest, UnknownPathIs404Problem) {
+  Router router;
+  router.add("GET", "/api/v1/users/{id}", echoId);
+  for (std::string path :
+       {"/nope", "/api/v1/users", "/api/v1/users/", "/api/v1/users/1/x", "/api/v1/users/%zz"}) {
+    Request request = makeRequest("GET", path);
+    Dispatched result = router.dispatch(request);
+    EXPECT_EQ(result.response.status, 404u) << path;
+    EXPECT_EQ(result.response.content_type, kProblemContentType);
+    EXPECT_EQ(result.route, "");
+    EXPECT_EQ(nlohmann::json::parse(result.response.body)["instance"], path);
+  }
+}
+
+TEST(RouterTest, KnownPathWithOtherMethodIs405WithAllow) {
+  Router router;
+  router.add("GET", "/api/v1/users/{id}", echoId);
+  router.add("DELETE", "/api/v1/users/{id}", echoId);
+  Request request = makeRequest("PUT", "/api/v1/users/7");
+  Dispatched result = router.dispatch(request);
+  EXPECT_EQ(result.response.status, 405u);
+  EXPECT_EQ(result.response.content_type, kProblemContentType);
+  EXPECT_EQ(header(result.response, "Allow"), "DELETE, GET");
+  EXPECT_EQ(nlohmann::json::parse(result.response.body)["type"],
+            "https://tendril.dev/problems/method-not-allowed");
+}
+
+TEST(RouterTest, LiteralAndParameterRoutesCoexist) {
+  Router router;
+  router.add("GET", "/api/v1/users/me", [](const Request&) {
+    return Response::json(200, {{"id", "me-literal"}});
+  });
+  router.add("GET", "/api/v1/users/{id}", echoId);
+  Request me = makeRequest("GET", "/api/v1/users/me");
+  EXPECT_EQ(nlohmann::json::parse(router.dispatch(me).response.body)["id"], "me-literal");
+  Request other = makeRequest("GET", "/api/v1/users/42");
+  EXPECT_EQ(nlohmann::json::parse(router.dispatch(other).response.body)["id"], "42");
+}
+
+// Regression for hanami-api.md §12 W1: an exception in a handler killed the process.
+TEST(RouterTest, ThrowingHandlerIs500ProblemNotACrash) {
+  Router router;
+  router.add("POST", "/boom", [](const Request&) -> Response { throw std::out_of_range("stoi"); });
+  router.add("POST", "/boom-int", [](const Request&) -> Response { throw 7; });
+  for (std::string path : {"/boom", "/boom-int"}) {
+    Request request = makeRequest("POST", path);
+    Dispatched result = router.dispatch(request);
+    EXPECT_EQ(result.response.status, 500u);
+    EXPECT_EQ(result.response.content_type, kProblemContentType);
+    EXPECT_FALSE(result.response.body.empty());
+  }
+}
+
+// Regression for hanami-api.md §1.5: a handler failure surfaced as 200 with an empty body.
+TEST(RouterTest, EmptySuccessBecomes500) {
+  Router router;
+  router.add("GET", "/empty", [](const Request&) { return Response{}; });
+  Request request = makeRequest("GET", "/empty");
+  EXPECT_EQ(router.dispatch(request).response.status, 500u);
+}
+
+TEST(RouterTest, StatusProblemsCarryTheMessageOnlyForClientErrors) {
+  Response client = Response::problem(Status::Invalid("limit must be positive"));
+  EXPECT_EQ(client.status, 400u);
+  EXPECT_EQ(nlohmann::json::parse(client.body)["detail"], "limit must be positive");
+  Response server = Response::problem(Status::Io("cannot open /secret/path"));
+  EXPECT_EQ(server.status, 500u);
+  EXPECT_FALSE(nlohmann::json::parse(server.body).contains("detail"));
+}
+
+TEST(RouterTest, PercentDecodeRejectsMalformedEscapes) {
+  std::string out;
+  EXPECT_TRUE(percentDecode("a%2Fb", &out));
+  EXPECT_EQ(out, "a/b");
+  EXPECT_FALSE(percentDecode("a%2", &out));
+  EXPECT_FALSE(percentDecode("%", &out));
+  EXPECT_FALSE(percentDecode("%g0", &out));
+}
+
+TEST(SystemRoutesTest, AnswerHealthVersionReadinessAndMetrics) {
+  MetricsRegistry metrics;
+  metrics.counter("tendril_test_total", "a test counter", {"kind"}).increment({"a\"b"}, 3);
+  bool ready = false;
+  Router router;
+  addSystemRoutes(router, metrics, [&ready] {
+    return ready ? Status::Ok() : Status::Precondition("store not open");
+  });
+  Request health = makeRequest("GET", "/healthz");
+  EXPECT_EQ(router.dispatch(health).response.body, R"({"status":"ok"})");
+  Request version = makeRequest("GET", "/api/v1/version");
+  nlohmann::json body = nlohmann::json::parse(router.dispatch(version).response.body);
+  EXPECT_EQ(body["name"], "tendril");
+  EXPECT_EQ(body["version"], TENDRIL_VERSION);
+  Request readiness = makeRequest("GET", "/readyz");
+  EXPECT_EQ(router.dispatch(readiness).response.status, 503u);
+  ready = true;
+  EXPECT_EQ(router.dispatch(readiness).response.status, 200u);
+  Request scrape = makeRequest("GET", "/metrics");
+  Response rendered = router.dispatch(scrape).response;
+  EXPECT_EQ(rendered.content_type, "text/plain; version=0.0.4");
+  EXPECT_NE(rendered.body.find("# TYPE tendril_test_total counter"), std::string::npos);
+  EXPECT_NE(rendered.body.find(R"(tendril_test_total{kind="a\"b"} 3)"), std::string::npos);
+}
+
+TEST(MetricsTest, HistogramBucketsAreCumulative) {
+  MetricsRegistry metrics;
+  Histogram& latency = metrics.histogram("t_seconds", "latency", {"route"}, {0.1, 1});
+  latency.observe({"/x"}, 0.05);
+  latency.observe({"/x"}, 0.5);
+  latency.observe({"/x"}, 5);
+  std::string text = metrics.render();
+  EXPECT_NE(text.find(R"(t_seconds_bucket{route="/x",le="0.1"} 1)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(t_seconds_bucket{route="/x",le="1"} 2)"), std::string::npos);
+  EXPECT_NE(text.find(R"(t_seconds_bucket{route="/x",le="+Inf"} 3)"), std::string::npos);
+  EXPECT_NE(text.find(R"(t_seconds_count{route="/x"} 3)"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tendril::api
