@@ -256,7 +256,7 @@ TEST(CheckpointResume, TrainingOnAfterRestoreEqualsTrainingWithoutTheCheckpoint)
         trainOn(*first, samples, 0, n);
         auto resumed = restore(checkpointOf(*first), restored_pool);
         ASSERT_NE(resumed, nullptr);
-        resumed->state().parallel_min_synapses = 0;  // small bricks: use the pool anyway
+        resumed->setParallelThreshold(0);  // small bricks: use the pool anyway
         trainOn(*resumed, samples, n, total);
         EXPECT_TRUE(resumed->sameStateAs(*reference));
         EXPECT_EQ(checkpointOf(*resumed), reference_bytes);

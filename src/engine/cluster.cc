@@ -104,6 +104,9 @@ uint32_t Cluster::outputWidth() const { return state_->output_width; }
 ClusterState& Cluster::state() { return *state_; }
 const ClusterState& Cluster::state() const { return *state_; }
 void Cluster::setThreadPool(ThreadPool* pool) { state_->pool = pool; }
+void Cluster::setParallelThreshold(uint64_t min_synapses) {
+  state_->parallel_min_synapses = min_synapses;
+}
 
 namespace {
 
@@ -179,11 +182,9 @@ Status Cluster::train(std::span<const float> inputs, std::span<const float> expe
 
   writeInputs(state, inputs, state.activation);
   growFirstInputSections(state);
-  std::vector<std::vector<GrowthRequest>>& growth = state.growth;
-  growth.resize(state.blocks.size());
-  forwardTrain(state, growth);
+  forwardTrain(state, state.growth);
   backward(state, expected);
-  applyGrowth(state, growth);
+  applyGrowth(state, state.growth);
   ++state.cycle;
   if (state.tmpl.settings.enable_reduction && ++state.reduction_counter >= kReductionInterval) {
     state.reduction_counter = 0;

@@ -101,6 +101,12 @@ class Cluster {
   // on the pool or its size.
   void setThreadPool(ThreadPool* pool);
 
+  // Bricks holding fewer synapses than this are walked on the calling thread even with a pool
+  // (default 32768: below it handing out tasks costs more than it saves). 0 puts every brick
+  // with two or more blocks on the pool, which tests and the bench's threads experiment use to
+  // check the parallel path. Results do not depend on it.
+  void setParallelThreshold(uint64_t min_synapses);
+
   // Exact equality of the complete learned state (structure, weights, counters, cycle count).
   // Used by determinism and checkpoint tests.
   bool sameStateAs(const Cluster& other) const;

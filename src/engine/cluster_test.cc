@@ -270,8 +270,8 @@ TEST(ClusterDeterminism, SameSeedSameDataIsBitIdenticalForAnyThreadCount) {
     auto parallel2 = makeCluster(tmpl, &two);
     auto parallel4 = makeCluster(tmpl, &four);
     // These bricks are small: make the pool take every brick anyway.
-    parallel2->state().parallel_min_synapses = 0;
-    parallel4->state().parallel_min_synapses = 0;
+    parallel2->setParallelThreshold(0);
+    parallel4->setParallelThreshold(0);
     trainBand(*single, 600, 9);
     trainBand(*parallel2, 600, 9);
     trainBand(*parallel4, 600, 9);

@@ -10,7 +10,6 @@
 #include <cstdint>
 
 #include "engine/cluster_state.h"
-#include "engine/thread_pool.h"
 #include "engine/random.h"
 #include "engine/walk.h"
 
