@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <numeric>
 
 #include "cli/bench_data.h"
 #include "cli/commands.h"

@@ -17,6 +17,12 @@ int main(int argc, char** argv) {
   tendril::cli::addCheckTemplateCommand(app);
   tendril::cli::addBenchCommand(app);
   tendril::cli::addServeCommand(app);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // CLI11 prints the message; scripts get one exit status for every usage error (2), and 0
+    // for --help and --version.
+    return app.exit(error) == 0 ? 0 : 2;
+  }
   return tendril::cli::exitCode();
 }

@@ -109,6 +109,7 @@ void addServeCommand(CLI::App& app) {
   command
       ->add_option("--threads", options->threads,
                    "I/O threads (0: one per hardware thread, at least 2)")
+      ->check(CLI::Range(0, 256))
       ->capture_default_str();
   command
       ->add_option("--read-timeout", options->read_timeout_s,
