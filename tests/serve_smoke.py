@@ -7,6 +7,9 @@ SIGTERM. Standard library only.
 Usage: tests/serve_smoke.py PATH_TO_TENDRIL
 """
 import http.client
+import os
+import shutil
+import tempfile
 import json
 import signal
 import socket
@@ -151,12 +154,17 @@ def check_concurrency(port):
 
 def main():
     tendril = sys.argv[1]
+    data_dir = tempfile.mkdtemp(prefix="tendril-smoke-")
+    environment = dict(os.environ, TENDRIL_ADMIN_PASSWORD="smoke-test-password")
     server = subprocess.Popen(
-        [tendril, "serve", "--listen", "127.0.0.1:0", "--threads", "4",
-         "--read-timeout", str(READ_TIMEOUT_S)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [tendril, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir,
+         "--set", "io_threads=4", "--set", f"read_timeout_s={READ_TIMEOUT_S}",
+         "--set", "password_hash_cost=testing"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
     try:
         line = server.stdout.readline().strip()
+        while line.startswith("admin "):  # the first-start admin lines come first
+            line = server.stdout.readline().strip()
         prefix = "listening on http://127.0.0.1:"
         if not line.startswith(prefix):
             fail(f"unexpected first line {line!r}; stderr: {server.stderr.read()}")
@@ -177,6 +185,7 @@ def main():
         if server.poll() is None:
             server.kill()
             server.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
     print("serve_smoke: all checks passed")
 
 

@@ -5,14 +5,15 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <cctype>
 #include <future>
 #include <iostream>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
+
+#include "api/websocket_session.h"
 
 namespace tendril::api {
 namespace {
@@ -20,6 +21,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
@@ -37,6 +39,19 @@ std::string methodLabel(std::string_view method) {
   return "OTHER";
 }
 
+// The client's address as text; an IPv4 client of a dual-stack listener in dotted form, so that
+// one client has one spelling (rate limits key on it).
+std::string remoteAddressOf(const tcp::socket& socket) {
+  beast::error_code error;
+  tcp::endpoint endpoint = socket.remote_endpoint(error);
+  if (error) return "";
+  asio::ip::address address = endpoint.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+  }
+  return address.to_string();
+}
+
 }  // namespace
 
 class Session;
@@ -44,7 +59,13 @@ class Session;
 class HttpServerImpl {
  public:
   HttpServerImpl(Router router, ServerLimits limits, MetricsRegistry* metrics)
-      : router_(std::move(router)), limits_(limits) {
+      : router_(std::move(router)),
+        limits_(limits),
+        connections_(metrics == nullptr ? nullptr
+                                        : &metrics->gauge("tendril_http_open_connections",
+                                                          "HTTP connections currently open, "
+                                                          "WebSockets included")),
+        web_sockets_{limits_, connections_} {
     if (metrics != nullptr) {
       requests_ = &metrics->counter("tendril_http_requests_total",
                                     "HTTP requests answered, by method, route template and status",
@@ -52,10 +73,13 @@ class HttpServerImpl {
       latency_ = &metrics->histogram("tendril_http_request_duration_seconds",
                                      "Time from a complete request to its response being queued",
                                      {"route"}, defaultLatencyBuckets());
-      open_connections_ =
-          &metrics->gauge("tendril_http_open_connections", "HTTP connections currently open");
       rejected_ = &metrics->counter("tendril_http_connections_rejected_total",
                                     "Connections refused with 503 at the connection limit", {});
+      web_sockets_.open = &metrics->gauge("tendril_websocket_open_connections",
+                                          "WebSocket connections past the handshake, still open");
+      web_sockets_.messages =
+          &metrics->counter("tendril_websocket_messages_total",
+                            "WebSocket messages received (in) and sent (out)", {"direction"});
     }
   }
 
@@ -64,19 +88,6 @@ class HttpServerImpl {
   Status start(const std::string& host, uint16_t port, size_t threads);
   void stop();
   uint16_t port() const { return port_; }
-
-  void sessionOpened(Session* session, std::weak_ptr<Session> weak) {
-    std::lock_guard lock(sessions_mutex_);
-    sessions_[session] = std::move(weak);
-  }
-  void sessionClosed(Session* session) {
-    {
-      std::lock_guard lock(sessions_mutex_);
-      sessions_.erase(session);
-    }
-    connections_.fetch_sub(1);
-    if (open_connections_ != nullptr) open_connections_->add(-1);
-  }
 
   void recordRequest(std::string_view method, const std::string& route, unsigned status,
                      Clock::time_point started) {
@@ -89,6 +100,8 @@ class HttpServerImpl {
   const Router& router() const { return router_; }
   const ServerLimits& limits() const { return limits_; }
   bool stopping() const { return stopping_.load(); }
+  ConnectionRegistry& connections() { return connections_; }
+  WebSocketContext& webSockets() { return web_sockets_; }
 
  private:
   void accept();
@@ -99,12 +112,10 @@ class HttpServerImpl {
   ServerLimits limits_;
   Counter* requests_ = nullptr;
   Histogram* latency_ = nullptr;
-  Gauge* open_connections_ = nullptr;
   Counter* rejected_ = nullptr;
 
-  std::mutex sessions_mutex_;
-  std::map<Session*, std::weak_ptr<Session>> sessions_;
-  std::atomic<size_t> connections_{0};
+  ConnectionRegistry connections_;
+  WebSocketContext web_sockets_;
   std::atomic<bool> stopping_{false};
   bool started_ = false;
   uint16_t port_ = 0;
@@ -116,26 +127,25 @@ class HttpServerImpl {
   std::optional<asio::steady_timer> accept_retry_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
-
-  friend class Session;
 };
 
 // One connection: reads requests one at a time under the read/idle deadlines, dispatches them
-// and writes responses. All of its work runs on its own strand.
-class Session : public std::enable_shared_from_this<Session> {
+// and writes responses, or hands the socket to a WebSocket session on an accepted upgrade. All of
+// its work runs on its own strand.
+class Session : public Connection, public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServerImpl& server)
-      : stream_(std::move(socket)), server_(server) {}
-  ~Session() { server_.sessionClosed(this); }
+      : remote_address_(remoteAddressOf(socket)), stream_(std::move(socket)), server_(server) {}
+  ~Session() override { server_.connections().remove(this); }
 
   void start() {
-    server_.sessionOpened(this, weak_from_this());
+    if (!server_.connections().add(this, weak_from_this())) return close();
     asio::dispatch(stream_.get_executor(),
                    [self = shared_from_this()] { self->waitForRequest(/*first=*/true); });
   }
 
   // Asks the session to end: at once when it is reading, after the response being written.
-  void shutdown() {
+  void shutdown() override {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
       self->stopping_ = true;
       if (!self->writing_) self->stream_.cancel();
@@ -211,10 +221,33 @@ class Session : public std::enable_shared_from_this<Session> {
       value += (value.empty() ? "" : ", ") + std::string(field.value());
     }
     request.body = std::move(message.body());
+    request.remote_address = remote_address_;
 
+    if (websocket::is_upgrade(message)) {
+      WebSocketAccept accept;
+      std::string route;
+      if (server_.router().acceptWebSocket(request, &accept, &route)) {
+        if (accept.handler != nullptr) return upgrade(std::move(accept.handler), route, started);
+        server_.recordRequest(request.method, route, accept.refusal.status, started);
+        return write(std::move(accept.refusal), /*keep_alive=*/false);
+      }
+    }
     Dispatched dispatched = server_.router().dispatch(request);
     server_.recordRequest(request.method, dispatched.route, dispatched.response.status, started);
     write(std::move(dispatched.response), message.keep_alive());
+  }
+
+  // The socket, with nothing pending on it, and the request go to a WebSocket session, which
+  // takes this session's place in the registry; this session then ends with no work left.
+  void upgrade(std::shared_ptr<WebSocketHandler> handler, std::string route,
+               Clock::time_point started) {
+    HttpServerImpl& server = server_;
+    WebSocketUpgrade opening{stream_.release_socket(), parser_->release(), std::move(handler),
+                             remote_address_,
+                             [&server, route = std::move(route), started](unsigned status) {
+                               server.recordRequest("GET", route, status, started);
+                             }};
+    startWebSocketSession(server_.webSockets(), this, std::move(opening));
   }
 
   // Answers a request the server refuses before routing, then closes: the rest of the stream
@@ -269,6 +302,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.close();
   }
 
+  std::string remote_address_;
   beast::tcp_stream stream_;
   HttpServerImpl& server_;
   beast::flat_buffer buffer_;
@@ -338,11 +372,10 @@ void HttpServerImpl::onAccept(beast::error_code error, tcp::socket socket) {
     });
     return;
   }
-  if (connections_.load() >= limits_.max_connections) {
+  // Only this strand adds connections, so the count cannot grow between check and add.
+  if (connections_.size() >= limits_.max_connections) {
     reject(socket);
   } else {
-    connections_.fetch_add(1);
-    if (open_connections_ != nullptr) open_connections_->add(1);
     std::make_shared<Session>(std::move(socket), *this)->start();
   }
   accept();
@@ -377,17 +410,11 @@ void HttpServerImpl::stop() {
     acceptor_closed.set_value();
   });
   acceptor_closed.get_future().wait();
-  std::vector<std::shared_ptr<Session>> sessions;
-  {
-    std::lock_guard lock(sessions_mutex_);
-    for (auto& [raw, weak] : sessions_) {
-      if (auto session = weak.lock()) sessions.push_back(std::move(session));
-    }
-  }
-  for (auto& session : sessions) session->shutdown();
-  sessions.clear();  // the sessions' own handlers now decide when they end
+  std::vector<std::shared_ptr<Connection>> open = connections_.beginStop();
+  for (auto& connection : open) connection->shutdown();
+  open.clear();  // the connections' own handlers now decide when they end
   Clock::time_point deadline = Clock::now() + kStopGrace;
-  while (connections_.load() > 0 && Clock::now() < deadline) {
+  while (connections_.size() > 0 && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   work_.reset();

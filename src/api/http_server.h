@@ -5,6 +5,11 @@
 // Every request is bounded by ServerLimits; requests the server refuses itself get problem+json
 // (400 malformed, 413 body, 431 headers, 503 connection limit), routed requests go to the Router.
 // Handlers run on I/O threads and must be quick: long work belongs to the service's scheduler.
+//
+// WebSocket upgrades (GET with `Connection: upgrade`, `Upgrade: websocket`) to a path with a
+// WebSocket route run that route's accept step, then the handshake and the connection as
+// api/websocket.h describes; an upgrade connection stays one of max_connections while open.
+// Upgrade requests to a path without a WebSocket route are served as plain HTTP (Router).
 #pragma once
 
 #include <chrono>
@@ -28,14 +33,26 @@ struct ServerLimits {
   std::chrono::seconds read_timeout{10};
   // A keep-alive connection with no new request for this long is closed.
   std::chrono::seconds idle_timeout{30};
-  // Connections beyond this are answered 503 and closed at once.
+  // Connections beyond this are answered 503 and closed at once. Open WebSockets count.
   size_t max_connections = 512;
+
+  // WebSocket connections (api/websocket.h).
+  // An incoming message (all its fragments together) larger than this closes with 1009.
+  size_t ws_max_message_bytes = 1 << 20;
+  // A client that sends no frame for this long is dropped (after between half and all of it). The
+  // server pings at half time, so a quiet client that answers pings stays connected.
+  std::chrono::seconds ws_idle_timeout{60};
+  // Unsent outgoing bytes per connection; a send that would exceed it closes with 1008.
+  size_t ws_max_queued_bytes = 8 << 20;
+  // The opening handshake, and a closing one, must complete within this time.
+  std::chrono::seconds ws_handshake_timeout{10};
 };
 
 class HttpServer {
  public:
   // `metrics` may be null; when given it must outlive the server, and the server registers its
-  // request, latency and connection metrics in it.
+  // request, latency and connection metrics in it (WebSocket upgrades as requests with status
+  // 101), and tendril_websocket_open_connections and tendril_websocket_messages_total.
   HttpServer(Router router, ServerLimits limits, MetricsRegistry* metrics);
   ~HttpServer();  // stops if still running
   HttpServer(const HttpServer&) = delete;
@@ -48,8 +65,9 @@ class HttpServer {
   // The bound port; valid after a successful start().
   uint16_t port() const;
 
-  // Graceful shutdown: stops accepting, closes idle connections, lets responses being written
-  // finish (up to a few seconds), then joins the I/O threads. Idempotent.
+  // Graceful shutdown: stops accepting, closes idle connections, sends open WebSockets a close
+  // frame (1001 going away), lets responses being written and closing handshakes finish (up to a
+  // few seconds in all), then joins the I/O threads. Idempotent.
   void stop();
 
  private:

@@ -62,7 +62,7 @@ class Client {
 
 class HttpServerTest : public ::testing::Test {
  protected:
-  void startServer(ServerLimits limits = {}) {
+  void startServer(ServerLimits limits = {}, const std::string& host = "127.0.0.1") {
     Router router;
     addSystemRoutes(router, metrics_);
     router.add("GET", "/throw",
@@ -70,8 +70,13 @@ class HttpServerTest : public ::testing::Test {
     router.add("POST", "/echo", [](const Request& request) {
       return Response::text(200, request.body, "text/plain");
     });
+    router.add("GET", "/whoami", [](const Request& request) {
+      return Response::text(200, "[" + request.remote_address + "]", "text/plain");
+    });
     server_ = std::make_unique<HttpServer>(std::move(router), limits, &metrics_);
-    ASSERT_TRUE(server_->start("127.0.0.1", 0, 2).ok());
+    Status started = server_->start(host, 0, 2);
+    if (host == "::" && !started.ok()) GTEST_SKIP() << "no IPv6 here: " << started.toString();
+    ASSERT_TRUE(started.ok()) << started.toString();
     ASSERT_NE(server_->port(), 0);
   }
   void TearDown() override {
@@ -103,6 +108,23 @@ TEST_F(HttpServerTest, EchoesBodies) {
       "hello");
   EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
   EXPECT_TRUE(reply.ends_with("hello"));
+}
+
+// The API layer keys login rate limits on it, so every HTTP request carries the client address.
+TEST_F(HttpServerTest, FillsRemoteAddress) {
+  startServer();
+  std::string reply = exchange("GET /whoami HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+  EXPECT_TRUE(reply.ends_with("[127.0.0.1]")) << reply;
+}
+
+// An IPv4 client of a dual-stack listener is ::ffff:127.0.0.1 to the socket; one client must have
+// one spelling, or a rate limit keyed on it could be sidestepped.
+TEST_F(HttpServerTest, RemoteAddressOfIpv4ClientOnDualStackListenerIsDotted) {
+  startServer({}, "::");
+  if (IsSkipped()) return;
+  std::string reply = exchange("GET /whoami HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(reply.ends_with("[127.0.0.1]")) << reply;
 }
 
 // Regression for hanami-api.md §12 W1: a throwing handler took the whole process down.

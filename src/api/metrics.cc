@@ -147,10 +147,20 @@ Histogram& MetricsRegistry::histogram(std::string name, std::string help,
   return *histograms_.back();
 }
 
+void MetricsRegistry::observedCounter(std::string name, std::string help,
+                                      std::function<uint64_t()> read) {
+  std::lock_guard lock(mutex_);
+  observed_.push_back({std::move(name), std::move(help), std::move(read)});
+}
+
 std::string MetricsRegistry::render() const {
   std::string out;
   std::lock_guard lock(mutex_);
   for (const auto& counter : counters_) counter->render(&out);
+  for (const Observed& observed : observed_) {
+    appendHeader(observed.name, observed.help, "counter", &out);
+    out += observed.name + " " + std::to_string(observed.read()) + "\n";
+  }
   for (const auto& gauge : gauges_) gauge->render(&out);
   for (const auto& histogram : histograms_) histogram->render(&out);
   return out;

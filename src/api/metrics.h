@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -74,7 +75,9 @@ class MetricsRegistry {
   Gauge& gauge(std::string name, std::string help);
   Histogram& histogram(std::string name, std::string help, std::vector<std::string> label_names,
                        std::vector<double> upper_bounds);
-  // Counters, then gauges, then histograms, each in registration order.
+  // A counter kept elsewhere (e.g. the store's error count), read each time it is rendered.
+  void observedCounter(std::string name, std::string help, std::function<uint64_t()> read);
+  // Counters (observed ones last), then gauges, then histograms, each in registration order.
   std::string render() const;
 
  private:
@@ -82,6 +85,11 @@ class MetricsRegistry {
   std::vector<std::unique_ptr<Counter>> counters_;
   std::vector<std::unique_ptr<Gauge>> gauges_;
   std::vector<std::unique_ptr<Histogram>> histograms_;
+  struct Observed {
+    std::string name, help;
+    std::function<uint64_t()> read;
+  };
+  std::vector<Observed> observed_;
 };
 
 // Latency buckets in seconds, from 1 ms to 10 s.

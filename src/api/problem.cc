@@ -23,6 +23,10 @@ ProblemKind problemKindFor(Code code) {
       return {422, "https://tendril.dev/problems/corrupt-data", "Corrupt data"};
     case Code::kCancelled:
       return {409, "https://tendril.dev/problems/cancelled", "Cancelled"};
+    case Code::kUnauthenticated:
+      return {401, "https://tendril.dev/problems/unauthenticated", "Unauthenticated"};
+    case Code::kPermissionDenied:
+      return {403, "https://tendril.dev/problems/permission-denied", "Permission denied"};
     // The operating system refused a server-side file operation: not the caller's fault.
     case Code::kIo:
       return {500, "https://tendril.dev/problems/io-error", "Storage error"};
@@ -43,6 +47,8 @@ ProblemKind problemKindFor(TransportProblem problem) {
       return {405, "https://tendril.dev/problems/method-not-allowed", "Method not allowed"};
     case TransportProblem::kBodyTooLarge:
       return {413, "https://tendril.dev/problems/body-too-large", "Request body too large"};
+    case TransportProblem::kUnsupportedMediaType:
+      return {415, "https://tendril.dev/problems/unsupported-media-type", "Unsupported media type"};
     case TransportProblem::kHeadersTooLarge:
       return {431, "https://tendril.dev/problems/headers-too-large",
               "Request header fields too large"};
@@ -56,6 +62,11 @@ ProblemKind problemKindFor(TransportProblem problem) {
 
 std::string renderProblem(const ProblemKind& kind, std::string_view detail,
                           std::string_view instance) {
+  return renderProblem(kind, detail, instance, nlohmann::json::object());
+}
+
+std::string renderProblem(const ProblemKind& kind, std::string_view detail,
+                          std::string_view instance, const nlohmann::json& extensions) {
   nlohmann::json body = {
       {"type", kind.type},
       {"title", kind.title},
@@ -63,6 +74,13 @@ std::string renderProblem(const ProblemKind& kind, std::string_view detail,
   };
   if (!detail.empty()) body["detail"] = detail;
   if (!instance.empty()) body["instance"] = instance;
+  if (extensions.is_object()) {
+    for (const auto& [name, value] : extensions.items()) {
+      bool standard = name == "type" || name == "title" || name == "status" || name == "detail" ||
+                      name == "instance";
+      if (!standard) body[name] = value;
+    }
+  }
   // Replace rather than throw on invalid UTF-8: details may quote client input.
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -6,6 +6,7 @@
 // add new ones, never rename one.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 
@@ -28,18 +29,24 @@ ProblemKind problemKindFor(Code code);
 
 // Problems the HTTP layer raises itself, before any handler runs.
 enum class TransportProblem {
-  kMalformedRequest,    // 400: unparsable request line, header or target
-  kRouteNotFound,       // 404: no route has this path
-  kMethodNotAllowed,    // 405: the path exists, the method does not
-  kBodyTooLarge,        // 413: body over ServerLimits::max_body_bytes
-  kHeadersTooLarge,     // 431: request line + headers over ServerLimits::max_header_bytes
-  kServiceUnavailable,  // 503: connection limit reached or not ready
-  kInternal,            // 500: a handler threw or broke its contract
+  kMalformedRequest,      // 400: unparsable request line, header or target
+  kRouteNotFound,         // 404: no route has this path
+  kMethodNotAllowed,      // 405: the path exists, the method does not
+  kBodyTooLarge,          // 413: body over ServerLimits::max_body_bytes
+  kUnsupportedMediaType,  // 415: a body that is not declared as JSON
+  kHeadersTooLarge,       // 431: request line + headers over ServerLimits::max_header_bytes
+  kServiceUnavailable,    // 503: connection limit reached or not ready
+  kInternal,              // 500: a handler threw or broke its contract
 };
 ProblemKind problemKindFor(TransportProblem problem);
 
 // Renders {type,title,status,detail,instance}; `detail` and `instance` are omitted when empty.
 std::string renderProblem(const ProblemKind& kind, std::string_view detail,
                           std::string_view instance = {});
+// The same with extension members (RFC 9457 §3.2), e.g. {"errors": [...]}, merged into the top
+// level. `extensions` must be an object (anything else is ignored); its members named like a
+// standard member (type, title, status, detail, instance) are dropped, never override them.
+std::string renderProblem(const ProblemKind& kind, std::string_view detail,
+                          std::string_view instance, const nlohmann::json& extensions);
 
 }  // namespace tendril::api

@@ -16,6 +16,8 @@ constexpr Code kAllErrorCodes[] = {Code::kInvalidArgument,
                                    Code::kCorrupt,
                                    Code::kIo,
                                    Code::kCancelled,
+                                   Code::kUnauthenticated,
+                                   Code::kPermissionDenied,
                                    Code::kInternal};
 
 TEST(ProblemTest, CodesMapToExpectedStatuses) {
@@ -27,6 +29,8 @@ TEST(ProblemTest, CodesMapToExpectedStatuses) {
   EXPECT_EQ(problemKindFor(Code::kCorrupt).status, 422u);
   EXPECT_EQ(problemKindFor(Code::kIo).status, 500u);
   EXPECT_EQ(problemKindFor(Code::kCancelled).status, 409u);
+  EXPECT_EQ(problemKindFor(Code::kUnauthenticated).status, 401u);
+  EXPECT_EQ(problemKindFor(Code::kPermissionDenied).status, 403u);
   EXPECT_EQ(problemKindFor(Code::kInternal).status, 500u);
 }
 
@@ -52,12 +56,63 @@ TEST(ProblemTest, TransportProblemsHaveTheirStatuses) {
   EXPECT_EQ(problemKindFor(TransportProblem::kRouteNotFound).status, 404u);
   EXPECT_EQ(problemKindFor(TransportProblem::kMethodNotAllowed).status, 405u);
   EXPECT_EQ(problemKindFor(TransportProblem::kBodyTooLarge).status, 413u);
+  EXPECT_EQ(problemKindFor(TransportProblem::kUnsupportedMediaType).status, 415u);
   EXPECT_EQ(problemKindFor(TransportProblem::kHeadersTooLarge).status, 431u);
   EXPECT_EQ(problemKindFor(TransportProblem::kServiceUnavailable).status, 503u);
   EXPECT_EQ(problemKindFor(TransportProblem::kInternal).status, 500u);
   // A missing route and a missing object are the same kind to a client.
   EXPECT_EQ(problemKindFor(TransportProblem::kRouteNotFound).type,
             problemKindFor(Code::kNotFound).type);
+}
+
+// Every kind a client can meet has its own type URI, except where two kinds are the same thing
+// to a client on purpose: a missing route and a missing object (not-found), a handler that
+// broke its contract and a failed Status kInternal (internal).
+TEST(ProblemTest, EveryProblemKindHasItsOwnTypeUri) {
+  constexpr TransportProblem kAllTransportProblems[] = {
+      TransportProblem::kMalformedRequest,     TransportProblem::kRouteNotFound,
+      TransportProblem::kMethodNotAllowed,     TransportProblem::kBodyTooLarge,
+      TransportProblem::kUnsupportedMediaType, TransportProblem::kHeadersTooLarge,
+      TransportProblem::kServiceUnavailable,   TransportProblem::kInternal};
+  std::set<std::string_view> types;
+  for (Code code : kAllErrorCodes) types.insert(problemKindFor(code).type);
+  for (TransportProblem problem : kAllTransportProblems) {
+    ProblemKind kind = problemKindFor(problem);
+    EXPECT_TRUE(kind.type.starts_with("https://tendril.dev/problems/")) << kind.type;
+    EXPECT_FALSE(kind.title.empty());
+    types.insert(kind.type);
+  }
+  constexpr size_t kSharedOnPurpose = 2;
+  EXPECT_EQ(types.size(),
+            std::size(kAllErrorCodes) + std::size(kAllTransportProblems) - kSharedOnPurpose);
+  EXPECT_EQ(problemKindFor(TransportProblem::kInternal).type, problemKindFor(Code::kInternal).type);
+  EXPECT_EQ(problemKindFor(TransportProblem::kUnsupportedMediaType).type,
+            "https://tendril.dev/problems/unsupported-media-type");
+}
+
+TEST(ProblemTest, RendersExtensionMembersWithoutOverridingStandardOnes) {
+  nlohmann::json extensions = {
+      {"errors", {{{"field", "name"}, {"message", "is required"}}}},
+      {"type", "https://evil.example/"},
+      {"title", "x"},
+      {"status", 200},
+      {"detail", "y"},
+      {"instance", "z"},
+  };
+  nlohmann::json body = nlohmann::json::parse(renderProblem(
+      problemKindFor(Code::kInvalidArgument), "name: is required", "/api/v1/users", extensions));
+  EXPECT_EQ(body["type"], "https://tendril.dev/problems/invalid-argument");
+  EXPECT_EQ(body["title"], "Invalid argument");
+  EXPECT_EQ(body["status"], 400);
+  EXPECT_EQ(body["detail"], "name: is required");
+  EXPECT_EQ(body["instance"], "/api/v1/users");
+  EXPECT_EQ(body["errors"],
+            nlohmann::json::parse(R"([{"field": "name", "message": "is required"}])"));
+  EXPECT_EQ(body.size(), 6u);
+  // Extensions that are not an object are ignored; an empty detail is still omitted.
+  nlohmann::json plain = nlohmann::json::parse(
+      renderProblem(problemKindFor(Code::kNotFound), "", "", nlohmann::json::array({1, 2})));
+  EXPECT_EQ(plain.size(), 3u);
 }
 
 TEST(ProblemTest, RendersRfc9457Members) {

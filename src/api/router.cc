@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "api/websocket.h"
+
 namespace tendril::api {
 
 std::string Request::header(std::string_view lower_case_name) const {
@@ -98,30 +100,61 @@ bool percentDecode(std::string_view text, std::string* out) {
   return true;
 }
 
-void Router::add(std::string method, std::string path_template, Handler handler) {
+namespace {
+std::vector<std::string> templateSegments(std::string_view path_template) {
   assert(!path_template.empty() && path_template.front() == '/');
+  std::vector<std::string> segments;
+  for (std::string_view segment : splitPath(path_template)) segments.emplace_back(segment);
+  return segments;
+}
+
+// Runs `call`; an exception is logged with `what` and turned into false. No exception may escape
+// into the I/O thread (hanami-api.md §12 W1): a throwing handler is a bug reported as 500, and
+// the server keeps serving.
+template <typename Call>
+bool runGuarded(const std::string& what, Call&& call) {
+  try {
+    call();
+    return true;
+  } catch (const std::exception& error) {
+    std::cerr << "tendril: " << what << " threw: " << error.what() << "\n";
+  } catch (...) {
+    std::cerr << "tendril: " << what << " threw a non-standard exception\n";
+  }
+  return false;
+}
+}  // namespace
+
+void Router::add(std::string method, std::string path_template, Handler handler) {
   for ([[maybe_unused]] const Route& route : routes_) {
     assert(!(route.method == method && route.path_template == path_template) &&
            "route registered twice");
   }
-  Route route{std::move(method), std::move(path_template), {}, std::move(handler)};
-  for (std::string_view segment : splitPath(route.path_template)) {
-    route.segments.emplace_back(segment);
-  }
-  routes_.push_back(std::move(route));
+  std::vector<std::string> segments = templateSegments(path_template);
+  routes_.push_back(
+      {std::move(method), std::move(path_template), std::move(segments), std::move(handler)});
 }
 
-bool Router::matches(const Route& route, const std::vector<std::string_view>& segments,
+void Router::addWebSocket(std::string path_template, WebSocketRoute route) {
+  for ([[maybe_unused]] const WebSocketEndpoint& endpoint : web_sockets_) {
+    assert(endpoint.path_template != path_template && "WebSocket route registered twice");
+  }
+  std::vector<std::string> segments = templateSegments(path_template);
+  web_sockets_.push_back({std::move(path_template), std::move(segments), std::move(route)});
+}
+
+bool Router::matches(const std::vector<std::string>& pattern,
+                     const std::vector<std::string_view>& segments,
                      std::map<std::string, std::string>* params) {
-  if (route.segments.size() != segments.size()) return false;
+  if (pattern.size() != segments.size()) return false;
   std::map<std::string, std::string> bound;
   for (size_t i = 0; i < segments.size(); ++i) {
-    const std::string& pattern = route.segments[i];
-    if (isParameter(pattern)) {
+    const std::string& expected = pattern[i];
+    if (isParameter(expected)) {
       std::string value;
       if (segments[i].empty() || !percentDecode(segments[i], &value)) return false;
-      bound[pattern.substr(1, pattern.size() - 2)] = std::move(value);
-    } else if (pattern != segments[i]) {
+      bound[expected.substr(1, expected.size() - 2)] = std::move(value);
+    } else if (expected != segments[i]) {
       return false;
     }
   }
@@ -129,37 +162,56 @@ bool Router::matches(const Route& route, const std::vector<std::string_view>& se
   return true;
 }
 
+const Router::WebSocketEndpoint* Router::findWebSocket(
+    const std::vector<std::string_view>& segments) const {
+  for (const WebSocketEndpoint& endpoint : web_sockets_) {
+    if (matches(endpoint.segments, segments, nullptr)) return &endpoint;
+  }
+  return nullptr;
+}
+
 Dispatched Router::dispatch(Request& request) const {
   std::vector<std::string_view> segments = splitPath(request.path);
   std::set<std::string> allowed;
   for (const Route& route : routes_) {
-    if (!matches(route, segments, nullptr)) continue;
+    if (!matches(route.segments, segments, nullptr)) continue;
     if (route.method != request.method) {
       allowed.insert(route.method);
       continue;
     }
-    matches(route, segments, &request.path_params);
+    matches(route.segments, segments, &request.path_params);
     Dispatched result{{}, route.path_template};
-    // No exception may escape into the I/O thread (hanami-api.md §12 W1): a throwing handler
-    // is a bug reported as 500, and the server keeps serving.
-    try {
-      result.response = route.handler(request);
-    } catch (const std::exception& error) {
-      std::cerr << "tendril: handler for " << request.method << " " << route.path_template
-                << " threw: " << error.what() << "\n";
-      result.response = Response::problem(TransportProblem::kInternal, "");
-    } catch (...) {
-      std::cerr << "tendril: handler for " << request.method << " " << route.path_template
-                << " threw a non-standard exception\n";
+    std::string what = "handler for " + request.method + " " + route.path_template;
+    if (!runGuarded(what, [&] { result.response = route.handler(request); })) {
       result.response = Response::problem(TransportProblem::kInternal, "");
     }
     // A success must say something (hanami-api.md §1.5: 200 with `{}` hid failures).
     if (result.response.status == 200 && result.response.body.empty()) {
-      std::cerr << "tendril: handler for " << request.method << " " << route.path_template
-                << " returned 200 with an empty body\n";
+      std::cerr << "tendril: " << what << " returned 200 with an empty body\n";
       result.response = Response::problem(TransportProblem::kInternal, "");
     }
     return result;
+  }
+  // The template of any matching route names the resource for metrics.
+  std::string matched_template;
+  for (const Route& route : routes_) {
+    if (matches(route.segments, segments, nullptr)) {
+      matched_template = route.path_template;
+      break;
+    }
+  }
+  if (const WebSocketEndpoint* endpoint = findWebSocket(segments)) {
+    if (matched_template.empty()) matched_template = endpoint->path_template;
+    if (request.method == "GET") {
+      // 426 Upgrade Required would be more precise, but problem.h has no kind for it; 400 with
+      // the Upgrade header says the same to a client that reads it.
+      Response response = Response::problem(
+          TransportProblem::kMalformedRequest,
+          "this is a WebSocket endpoint: connect with a WebSocket upgrade request", request.path);
+      response.headers.emplace_back("Upgrade", "websocket");
+      return {std::move(response), matched_template};
+    }
+    allowed.insert("GET");
   }
   if (allowed.empty()) {
     return {Response::problem(TransportProblem::kRouteNotFound, "no resource at this path",
@@ -172,11 +224,27 @@ Dispatched Router::dispatch(Request& request) const {
       Response::problem(TransportProblem::kMethodNotAllowed,
                         request.method + " is not allowed here; allowed: " + allow, request.path);
   response.headers.emplace_back("Allow", allow);
-  // The template of any matching route names the resource for metrics.
-  for (const Route& route : routes_) {
-    if (matches(route, segments, nullptr)) return {std::move(response), route.path_template};
+  return {std::move(response), matched_template};
+}
+
+bool Router::acceptWebSocket(Request& request, WebSocketAccept* accept, std::string* route) const {
+  std::vector<std::string_view> segments = splitPath(request.path);
+  const WebSocketEndpoint* endpoint = findWebSocket(segments);
+  if (endpoint == nullptr) return false;
+  matches(endpoint->segments, segments, &request.path_params);
+  *route = endpoint->path_template;
+  *accept = WebSocketAccept{};
+  std::string what = "WebSocket accept for " + endpoint->path_template;
+  if (!runGuarded(what, [&] { *accept = endpoint->route(request); })) {
+    *accept = WebSocketAccept{nullptr, Response::problem(TransportProblem::kInternal, "")};
   }
-  return {std::move(response), ""};
+  // A refusal must refuse: a 2xx without a handler would leave the client waiting for frames.
+  if (accept->handler == nullptr && accept->refusal.status < 300) {
+    std::cerr << "tendril: " << what << " gave neither a handler nor a refusal (status "
+              << accept->refusal.status << ")\n";
+    accept->refusal = Response::problem(TransportProblem::kInternal, "");
+  }
+  return true;
 }
 
 }  // namespace tendril::api

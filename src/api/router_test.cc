@@ -7,6 +7,7 @@
 
 #include "api/metrics.h"
 #include "api/system_routes.h"
+#include "api/websocket.h"
 
 namespace tendril::api {
 namespace {
@@ -108,6 +109,75 @@ TEST(RouterTest, EmptySuccessBecomes500) {
   router.add("GET", "/empty", [](const Request&) { return Response{}; });
   Request request = makeRequest("GET", "/empty");
   EXPECT_EQ(router.dispatch(request).response.status, 500u);
+}
+
+class SilentHandler : public WebSocketHandler {
+ public:
+  void onOpen(std::shared_ptr<WebSocketPeer>) override {}
+  void onMessage(std::string_view, bool) override {}
+};
+
+// The accept step sees the bound path parameters; paths without a WebSocket route are left to
+// dispatch().
+TEST(RouterTest, WebSocketRoutesBindParametersAndAccept) {
+  Router router;
+  std::string seen_room;
+  router.addWebSocket("/ws/rooms/{room}", [&seen_room](const Request& request) {
+    seen_room = request.pathParam("room");
+    return WebSocketAccept{std::make_shared<SilentHandler>(), {}};
+  });
+  Request request = makeRequest("GET", "/ws/rooms/a%2Fb");
+  WebSocketAccept accept;
+  std::string route;
+  ASSERT_TRUE(router.acceptWebSocket(request, &accept, &route));
+  EXPECT_NE(accept.handler, nullptr);
+  EXPECT_EQ(route, "/ws/rooms/{room}");
+  EXPECT_EQ(seen_room, "a/b");
+  EXPECT_EQ(request.pathParam("room"), "a/b");
+  for (std::string path : {"/ws/rooms", "/ws/rooms/", "/ws/rooms/x/y", "/healthz"}) {
+    Request other = makeRequest("GET", path);
+    EXPECT_FALSE(router.acceptWebSocket(other, &accept, &route)) << path;
+  }
+}
+
+// A throwing accept step, or one that neither accepts nor refuses, is a bug: 500, no upgrade.
+TEST(RouterTest, BrokenWebSocketAcceptIs500Refusal) {
+  Router router;
+  router.addWebSocket("/ws/throws", [](const Request&) -> WebSocketAccept { throw 3; });
+  router.addWebSocket("/ws/empty", [](const Request&) { return WebSocketAccept{}; });
+  router.addWebSocket("/ws/refuses", [](const Request&) {
+    return WebSocketAccept{nullptr, Response::problem(Status::Invalid("no"))};
+  });
+  for (std::string path : {"/ws/throws", "/ws/empty", "/ws/refuses"}) {
+    Request request = makeRequest("GET", path);
+    WebSocketAccept accept;
+    std::string route;
+    ASSERT_TRUE(router.acceptWebSocket(request, &accept, &route)) << path;
+    EXPECT_EQ(accept.handler, nullptr) << path;
+    EXPECT_EQ(accept.refusal.status, path == "/ws/refuses" ? 400u : 500u) << path;
+    EXPECT_EQ(accept.refusal.content_type, kProblemContentType) << path;
+  }
+}
+
+// Plain requests to a WebSocket path: a GET route there wins, a GET without one gets 400 (it
+// should have been an upgrade), other methods 405 with GET allowed.
+TEST(RouterTest, PlainRequestsToWebSocketPaths) {
+  Router router;
+  router.addWebSocket("/ws/only", [](const Request&) { return WebSocketAccept{}; });
+  router.addWebSocket("/ws/both", [](const Request&) { return WebSocketAccept{}; });
+  router.add("GET", "/ws/both", [](const Request&) { return Response::json(200, {{"a", 1}}); });
+  Request get_both = makeRequest("GET", "/ws/both");
+  EXPECT_EQ(router.dispatch(get_both).response.status, 200u);
+  Request get_only = makeRequest("GET", "/ws/only");
+  Dispatched plain = router.dispatch(get_only);
+  EXPECT_EQ(plain.response.status, 400u);
+  EXPECT_EQ(plain.route, "/ws/only");
+  EXPECT_EQ(header(plain.response, "Upgrade"), "websocket");
+  Request post_only = makeRequest("POST", "/ws/only");
+  Dispatched post = router.dispatch(post_only);
+  EXPECT_EQ(post.response.status, 405u);
+  EXPECT_EQ(header(post.response, "Allow"), "GET");
+  EXPECT_EQ(post.route, "/ws/only");
 }
 
 TEST(RouterTest, StatusProblemsCarryTheMessageOnlyForClientErrors) {

@@ -1,96 +1,122 @@
-// `tendril serve [--listen HOST:PORT] [--threads N]`: runs the HTTP service until SIGINT or
-// SIGTERM. For now it serves the system routes only (health, readiness, version, metrics); the
-// resource API of spec/service.md §2 is built on the same server.
+// `tendril serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--set KEY=VALUE]...`:
+// runs the service until SIGINT or SIGTERM; SIGHUP re-reads the policy file.
+//
+// Settings come from, in rising precedence: the built-in defaults, the config file (--config or
+// TENDRIL_CONFIG), TENDRIL_<KEY> environment variables, and the command line. docs/operations.md
+// lists them all; `--print-config` prints the effective configuration and exits.
 //
 // Prints `listening on http://HOST:PORT` once bound (with the real port when 0 was asked for),
-// so scripts and tests can wait for it. Exit status: 0 after a clean stop, 1 when the address
-// cannot be bound, 2 on invalid options.
+// so scripts and tests can wait for it. Exit status: 0 after a clean stop, 1 when the service
+// cannot start (address in use, unreadable data directory, bad policy file), 2 on invalid
+// options or settings.
 #include <pthread.h>
 #include <signal.h>
 
-#include <charconv>
 #include <iostream>
 #include <string>
-#include <thread>
+#include <vector>
 
-#include "api/http_server.h"
-#include "api/metrics.h"
-#include "api/router.h"
-#include "api/system_routes.h"
 #include "cli/commands.h"
+#include "cli/service_app.h"
+#include "service/config.h"
 
 namespace tendril::cli {
 namespace {
 
-constexpr int kCannotListen = 1;
+constexpr int kCannotStart = 1;
 constexpr int kInvalidOptions = 2;
 
 struct ServeOptions {
-  std::string listen = "127.0.0.1:8080";
-  size_t threads = 0;  // 0: one per hardware thread, at least two
-  int read_timeout_s = 10;
-  int idle_timeout_s = 30;
-  size_t max_connections = 512;
+  std::string config_file;
+  std::string listen;
+  std::string data_dir;
+  std::vector<std::string> settings;  // KEY=VALUE
+  bool print_config = false;
 };
 
-// "HOST:PORT" or "[V6HOST]:PORT".
-Status parseListen(const std::string& text, std::string* host, uint16_t* port) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-    return Status::Invalid("--listen must be HOST:PORT, got '" + text + "'");
+Result<service::ServiceConfig> effectiveConfig(const ServeOptions& options,
+                                               const service::Environment& env) {
+  std::optional<std::filesystem::path> file;
+  if (!options.config_file.empty()) {
+    file = options.config_file;
+  } else if (std::optional<std::string> from_env = env(service::kConfigFileEnv)) {
+    file = *from_env;
   }
-  *host = text.substr(0, colon);
-  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
+  Result<service::ServiceConfig> config = service::loadConfig(file, env);
+  if (!config.ok()) return config.status();
+  for (const std::string& setting : options.settings) {
+    size_t equals = setting.find('=');
+    if (equals == std::string::npos) {
+      return Status::Invalid("--set takes KEY=VALUE, got '" + setting + "'");
+    }
+    TENDRIL_RETURN_IF_ERROR(
+        service::applySetting(*config, setting.substr(0, equals), setting.substr(equals + 1)));
   }
-  const char* begin = text.data() + colon + 1;
-  const char* end = text.data() + text.size();
-  auto [stop, error] = std::from_chars(begin, end, *port);
-  if (error != std::errc() || stop != end) {
-    return Status::Invalid("--listen port must be 0-65535, got '" + text.substr(colon + 1) + "'");
+  if (!options.listen.empty()) {
+    TENDRIL_RETURN_IF_ERROR(service::applySetting(*config, "listen", options.listen));
   }
-  return Status::Ok();
+  if (!options.data_dir.empty()) {
+    TENDRIL_RETURN_IF_ERROR(service::applySetting(*config, "data_dir", options.data_dir));
+  }
+  TENDRIL_RETURN_IF_ERROR(config->validate());
+  return config;
 }
 
 int runServe(const ServeOptions& options) {
-  std::string host;
-  uint16_t port = 0;
-  if (Status status = parseListen(options.listen, &host, &port); !status.ok()) {
-    std::cerr << "tendril serve: " << status.message() << "\n";
+  service::Environment env = service::processEnvironment();
+  Result<service::ServiceConfig> config = effectiveConfig(options, env);
+  if (!config.ok()) {
+    std::cerr << "tendril serve: " << config.status().message() << "\n";
     return kInvalidOptions;
   }
-  size_t threads = options.threads;
-  if (threads == 0) threads = std::max(2u, std::thread::hardware_concurrency());
-
-  // Block the stop signals before any I/O thread exists, so every thread inherits the mask and
-  // only sigwait() below ever receives them: no async-signal-safety concerns.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
-  api::MetricsRegistry metrics;
-  api::Router router;
-  api::addSystemRoutes(router, metrics);
-  api::ServerLimits limits;
-  limits.read_timeout = std::chrono::seconds(options.read_timeout_s);
-  limits.idle_timeout = std::chrono::seconds(options.idle_timeout_s);
-  limits.max_connections = options.max_connections;
-  api::HttpServer server(std::move(router), limits, &metrics);
-  if (Status status = server.start(host, port, threads); !status.ok()) {
-    std::cerr << "tendril serve: " << status.message() << "\n";
-    return status.code() == Code::kInvalidArgument ? kInvalidOptions : kCannotListen;
+  if (options.print_config) {
+    std::cout << service::renderConfig(*config);
+    return 0;
   }
+  for (const std::string& warning : service::configWarnings(*config)) {
+    std::cerr << "tendril serve: " << warning << "\n";
+  }
+
+  // Block the signals before any thread exists, so every thread inherits the mask and only
+  // sigwait() below receives them: no async-signal-safety concerns.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Result<std::unique_ptr<ServiceApp>> app = ServiceApp::create(*config, env, std::cout);
+  if (!app.ok()) {
+    std::cerr << "tendril serve: " << app.status().message() << "\n";
+    return app.status().code() == Code::kInvalidArgument ? kInvalidOptions : kCannotStart;
+  }
+  if (Status status = (*app)->start(); !status.ok()) {
+    std::cerr << "tendril serve: " << status.message() << "\n";
+    return status.code() == Code::kInvalidArgument ? kInvalidOptions : kCannotStart;
+  }
+  Result<service::ListenAddress> listen = service::parseListenAddress(config->listen);
+  std::string host = listen.ok() ? listen->host : "127.0.0.1";
   bool v6 = host.find(':') != std::string::npos;
-  std::cout << "listening on http://" << (v6 ? "[" + host + "]" : host) << ":" << server.port()
+  std::cout << "listening on http://" << (v6 ? "[" + host + "]" : host) << ":" << (*app)->port()
             << std::endl;
 
-  int received = 0;
-  sigwait(&stop_signals, &received);
-  std::cerr << "tendril serve: " << (received == SIGINT ? "SIGINT" : "SIGTERM")
-            << ", shutting down\n";
-  server.stop();
+  while (true) {
+    int received = 0;
+    sigwait(&signals, &received);
+    if (received == SIGHUP) {
+      Status status = (*app)->reloadPolicy();
+      std::cerr << "tendril serve: SIGHUP: "
+                << (status.ok() ? "policy reloaded"
+                                : "policy not reloaded, the old one stays: " + status.message())
+                << "\n";
+      continue;
+    }
+    std::cerr << "tendril serve: " << (received == SIGINT ? "SIGINT" : "SIGTERM")
+              << ", shutting down\n";
+    break;
+  }
+  (*app)->stop();
   return 0;
 }
 
@@ -99,33 +125,17 @@ int runServe(const ServeOptions& options) {
 void addServeCommand(CLI::App& app) {
   auto options = std::make_shared<ServeOptions>();
   CLI::App* command = app.add_subcommand(
-      "serve",
-      "Run the HTTP service (under construction: health, readiness, version and metrics only)");
-  command
-      ->add_option("--listen", options->listen,
-                   "Address to listen on, HOST:PORT (port 0 "
-                   "picks a free one)")
-      ->capture_default_str();
-  command
-      ->add_option("--threads", options->threads,
-                   "I/O threads (0: one per hardware thread, at least 2)")
-      ->check(CLI::Range(0, 256))
-      ->capture_default_str();
-  command
-      ->add_option("--read-timeout", options->read_timeout_s,
-                   "Seconds a client has to send a whole request")
-      ->check(CLI::Range(1, 3600))
-      ->capture_default_str();
-  command
-      ->add_option("--idle-timeout", options->idle_timeout_s,
-                   "Seconds an idle keep-alive connection stays open")
-      ->check(CLI::Range(1, 3600))
-      ->capture_default_str();
-  command
-      ->add_option("--max-connections", options->max_connections,
-                   "Open connections beyond which new ones get 503")
-      ->check(CLI::Range(1, 1000000))
-      ->capture_default_str();
+      "serve", "Run the Tendril service (HTTP and WebSocket API); see docs/operations.md");
+  command->add_option("--config", options->config_file,
+                      "Config file (key = value lines; default: $TENDRIL_CONFIG, else none)");
+  command->add_option("--listen", options->listen,
+                      "Address to listen on, HOST:PORT (port 0 picks a free one)");
+  command->add_option("--data-dir", options->data_dir,
+                      "Directory for the database, the token key and data");
+  command->add_option("--set", options->settings,
+                      "Any setting as KEY=VALUE (repeatable; overrides file and environment)");
+  command->add_flag("--print-config", options->print_config,
+                    "Print the effective configuration and exit");
   command->callback([options] { exitCode() = runServe(*options); });
 }
 

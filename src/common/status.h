@@ -24,6 +24,8 @@ enum class Code {
   kCorrupt,             // stored or uploaded data failed validation (magic, checksum, size)
   kIo,                  // the operating system refused a file operation
   kCancelled,           // the work was cancelled on request
+  kUnauthenticated,     // no credentials, or credentials that are invalid, expired or revoked
+  kPermissionDenied,    // the caller is known but not allowed to do this
   kInternal,            // a bug: should never reach a user
 };
 
@@ -48,6 +50,10 @@ constexpr std::string_view codeName(Code code) {
       return "io";
     case Code::kCancelled:
       return "cancelled";
+    case Code::kUnauthenticated:
+      return "unauthenticated";
+    case Code::kPermissionDenied:
+      return "permission_denied";
     case Code::kInternal:
       return "internal";
   }
@@ -73,6 +79,13 @@ class [[nodiscard]] Status {
   static Status Precondition(std::string message) {
     return {Code::kFailedPrecondition, std::move(message)};
   }
+  static Status Unauthenticated(std::string message) {
+    return {Code::kUnauthenticated, std::move(message)};
+  }
+  static Status Denied(std::string message) {
+    return {Code::kPermissionDenied, std::move(message)};
+  }
+  static Status Internal(std::string message) { return {Code::kInternal, std::move(message)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

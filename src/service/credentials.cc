@@ -66,6 +66,7 @@ Result<std::string> signAccessToken(const TokenClaims& claims, std::string_view 
       jwt_add_grant(jwt.get(), "iss", claims.issuer.c_str()) == 0 &&
       jwt_add_grant(jwt.get(), "project", claims.project.c_str()) == 0 &&
       jwt_add_grant(jwt.get(), "role", claims.role.c_str()) == 0 &&
+      jwt_add_grant(jwt.get(), "sid", claims.session.c_str()) == 0 &&
       jwt_add_grant_int(jwt.get(), "iat", claims.issued_at) == 0 &&
       jwt_add_grant_int(jwt.get(), "exp", claims.expires_at) == 0 &&
       jwt_set_alg(jwt.get(), JWT_ALG_HS256, reinterpret_cast<const unsigned char*>(key.data()),
@@ -104,7 +105,8 @@ Result<TokenClaims> verifyAccessToken(std::string_view token, std::string_view k
   TokenClaims claims;
   for (auto [name, field] :
        {std::pair{"sub", &claims.subject}, std::pair{"iss", &claims.issuer},
-        std::pair{"project", &claims.project}, std::pair{"role", &claims.role}}) {
+        std::pair{"project", &claims.project}, std::pair{"role", &claims.role},
+        std::pair{"sid", &claims.session}}) {
     const char* value = jwt_get_grant(jwt.get(), name);
     if (value == nullptr) return invalidToken(std::string("lacks the claim \"") + name + "\"");
     *field = value;

@@ -45,7 +45,8 @@ bool verifyPassword(std::string_view hash, std::string_view password);
 struct TokenClaims {
   std::string subject;  // user id
   std::string project;  // project id the token acts in; empty for none
-  std::string role;     // "admin", "project-admin" or "member"
+  std::string role;     // "admin", "project-admin", "member" or "user"
+  std::string session;  // the session (refresh-token chain) the token belongs to: revocable
   std::string issuer;
   int64_t issued_at = 0;   // unix seconds
   int64_t expires_at = 0;  // unix seconds

@@ -20,7 +20,7 @@ class CredentialsTest : public testing::Test {
   void SetUp() override { ASSERT_TRUE(initCredentials().ok()); }
 
   static TokenClaims claims() {
-    return {"user-1", "project-1", "member", std::string(kIssuer), 1000, 1900};
+    return {"user-1", "project-1", "member", "session-1", std::string(kIssuer), 1000, 1900};
   }
 };
 

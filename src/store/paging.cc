@@ -35,13 +35,13 @@ Result<std::string> base64UrlDecode(std::string_view text) {
   for (std::size_t i = 0; i < kAlphabet.size(); ++i) {
     value[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int>(i);
   }
-  if (text.size() % 4 == 1) return Status::Invalid("malformed cursor");
+  if (text.size() % 4 == 1) return Status::Invalid("cursor: malformed; pass a next_cursor from an earlier page");
   std::string out;
   std::uint32_t buffer = 0;
   int bits = 0;
   for (char c : text) {
     const int v = value[static_cast<unsigned char>(c)];
-    if (v < 0) return Status::Invalid("malformed cursor");
+    if (v < 0) return Status::Invalid("cursor: malformed; pass a next_cursor from an earlier page");
     buffer = (buffer << 6) | static_cast<std::uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -50,7 +50,7 @@ Result<std::string> base64UrlDecode(std::string_view text) {
     }
   }
   // Leftover bits must be zero, so each byte string has exactly one encoding.
-  if ((buffer & ((1u << bits) - 1)) != 0) return Status::Invalid("malformed cursor");
+  if ((buffer & ((1u << bits) - 1)) != 0) return Status::Invalid("cursor: malformed; pass a next_cursor from an earlier page");
   return out;
 }
 
@@ -62,27 +62,27 @@ std::string encodeCursor(const CursorKey& key) {
 
 Result<CursorKey> decodeCursor(std::string_view cursor) {
   if (cursor.empty() || cursor.size() > kMaxCursorLength) {
-    return Status::Invalid("malformed cursor");
+    return Status::Invalid("cursor: malformed; pass a next_cursor from an earlier page");
   }
   Result<std::string> decoded = base64UrlDecode(cursor);
   if (!decoded.ok()) return decoded.status();
   const std::string& text = *decoded;
   const std::size_t colon = text.find(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-    return Status::Invalid("malformed cursor");
+    return Status::Invalid("cursor: malformed; pass a next_cursor from an earlier page");
   }
   CursorKey key;
   const char* first = text.data();
   const char* last = text.data() + colon;
   auto [end, error] = std::from_chars(first, last, key.time_ms);
-  if (error != std::errc() || end != last) return Status::Invalid("malformed cursor");
+  if (error != std::errc() || end != last) return Status::Invalid("cursor: malformed; pass a next_cursor from an earlier page");
   key.id = text.substr(colon + 1);
   return key;
 }
 
 Status checkPageLimit(std::size_t limit) {
   if (limit == 0 || limit > kMaxPageLimit) {
-    return Status::Invalid("page limit must be between 1 and " + std::to_string(kMaxPageLimit));
+    return Status::Invalid("limit: must be between 1 and " + std::to_string(kMaxPageLimit));
   }
   return Status::Ok();
 }

@@ -1,11 +1,21 @@
 #include "store/sqlite_statement.h"
 
+#include <atomic>
 #include <climits>
 #include <utility>
 
-namespace tendril::store::sqlite {
+namespace tendril::store {
+namespace {
+std::atomic<uint64_t> database_errors{0};
+}  // namespace
+
+uint64_t databaseErrorCount() { return database_errors.load(std::memory_order_relaxed); }
+
+namespace sqlite {
 
 Status errorStatus(sqlite3* db, int rc, std::string_view what) {
+  // Constraint violations are the caller's conflicts (a taken name), not database trouble.
+  if ((rc & 0xff) != SQLITE_CONSTRAINT) database_errors.fetch_add(1, std::memory_order_relaxed);
   std::string message(what);
   message += ": ";
   message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
@@ -158,4 +168,5 @@ Status executeScript(sqlite3* db, std::string_view sql) {
   return Status::Ok();
 }
 
-}  // namespace tendril::store::sqlite
+}  // namespace sqlite
+}  // namespace tendril::store

@@ -52,7 +52,12 @@ class SqliteStore final : public MetadataStore {
   Status insertRefreshToken(const RefreshToken& token) override;
   Result<RefreshToken> findRefreshToken(std::string_view token_hash) override;
   Status revokeRefreshToken(std::string_view token_hash) override;
-  Result<std::int64_t> revokeRefreshTokensForUser(std::string_view user_id) override;
+  Result<std::int64_t> revokeRefreshTokensForUser(std::string_view user_id,
+                                                  std::string_view except_hash) override;
+  Status expireRefreshToken(std::string_view token_hash, TimeMs now_ms) override;
+  Result<std::int64_t> expireRefreshTokensForUser(std::string_view user_id,
+                                                  std::string_view except_hash,
+                                                  TimeMs now_ms) override;
   Result<std::int64_t> deleteExpiredRefreshTokens(TimeMs now_ms) override;
 
   Status insertApiKey(const ApiKey& key) override;

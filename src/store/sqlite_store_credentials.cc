@@ -76,12 +76,38 @@ Status SqliteStore::revokeRefreshToken(std::string_view token_hash) {
   return Status::Ok();
 }
 
-Result<std::int64_t> SqliteStore::revokeRefreshTokensForUser(std::string_view user_id) {
+Result<std::int64_t> SqliteStore::revokeRefreshTokensForUser(std::string_view user_id,
+                                                             std::string_view except_hash) {
   std::lock_guard lock(mutex_);
-  Result<Statement> update =
-      prepare("UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ? AND revoked = 0");
+  Result<Statement> update = prepare(
+      "UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ? AND token_hash IS NOT ? AND "
+      "revoked = 0");
   if (!update.ok()) return update.status();
-  TENDRIL_RETURN_IF_ERROR(update->bindText(user_id).run());
+  TENDRIL_RETURN_IF_ERROR(update->bindText(user_id).bindText(except_hash).run());
+  return update->changes();
+}
+
+Status SqliteStore::expireRefreshToken(std::string_view token_hash, TimeMs now_ms) {
+  std::lock_guard lock(mutex_);
+  Result<Statement> update = prepare(
+      "UPDATE refresh_tokens SET expires_ms = CASE WHEN expires_ms > ? THEN ? ELSE expires_ms "
+      "END WHERE token_hash = ?");
+  if (!update.ok()) return update.status();
+  TENDRIL_RETURN_IF_ERROR(update->bindInt(now_ms).bindInt(now_ms).bindText(token_hash).run());
+  if (update->changes() == 0) return Status::NotFound("refresh token not found");
+  return Status::Ok();
+}
+
+Result<std::int64_t> SqliteStore::expireRefreshTokensForUser(std::string_view user_id,
+                                                             std::string_view except_hash,
+                                                             TimeMs now_ms) {
+  std::lock_guard lock(mutex_);
+  Result<Statement> update = prepare(
+      "UPDATE refresh_tokens SET expires_ms = ? WHERE user_id = ? AND token_hash IS NOT ? AND "
+      "expires_ms > ?");
+  if (!update.ok()) return update.status();
+  TENDRIL_RETURN_IF_ERROR(
+      update->bindInt(now_ms).bindText(user_id).bindText(except_hash).bindInt(now_ms).run());
   return update->changes();
 }
 

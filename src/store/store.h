@@ -238,8 +238,19 @@ class MetadataStore {
   virtual Result<RefreshToken> findRefreshToken(std::string_view token_hash) = 0;
   // Marks one token revoked (idempotent). NotFound when none has this hash.
   virtual Status revokeRefreshToken(std::string_view token_hash) = 0;
-  // Revokes every token of a user; returns how many were newly revoked.
-  virtual Result<std::int64_t> revokeRefreshTokensForUser(std::string_view user_id) = 0;
+  // Revokes every token of a user but the one hashed `except_hash` (none when empty); returns
+  // how many were newly revoked.
+  virtual Result<std::int64_t> revokeRefreshTokensForUser(std::string_view user_id,
+                                                          std::string_view except_hash = {}) = 0;
+  // Ends a token now without marking it revoked: its expiry becomes min(expiry, now_ms). The
+  // service keeps `revoked` for tokens rotated away (whose reuse means theft) and ends sessions
+  // (logout, password change) this way. NotFound when none has this hash.
+  virtual Status expireRefreshToken(std::string_view token_hash, TimeMs now_ms) = 0;
+  // The same for every token of a user but the one hashed `except_hash` (none when empty);
+  // returns how many were still unexpired.
+  virtual Result<std::int64_t> expireRefreshTokensForUser(std::string_view user_id,
+                                                          std::string_view except_hash,
+                                                          TimeMs now_ms) = 0;
   // Deletes tokens with expires_ms <= now_ms; returns how many.
   virtual Result<std::int64_t> deleteExpiredRefreshTokens(TimeMs now_ms) = 0;
 
@@ -278,6 +289,11 @@ class MetadataStore {
 // its schema is newer than this build knows. Several processes may open the same file.
 inline constexpr int kSqliteBusyTimeoutMs = 5000;
 Result<std::unique_ptr<MetadataStore>> openSqliteStore(const std::filesystem::path& file);
+
+// How many database operations failed in this process for reasons other than a constraint
+// (locked past the busy timeout, I/O, corruption, bugs): the `tendril_store_errors_total`
+// metric. Thread-safe.
+std::uint64_t databaseErrorCount();
 
 // A private in-memory SQLite database, gone when the store is destroyed (for tests).
 Result<std::unique_ptr<MetadataStore>> openSqliteMemoryStore();

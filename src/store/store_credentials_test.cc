@@ -64,6 +64,34 @@ TEST_P(StoreCredentials, RefreshTokenErrors) {
   EXPECT_EQ(*store().revokeRefreshTokensForUser("ghost"), 0);
 }
 
+// Sessions end by expiry (not revocation): the token stays known, unusable from now on.
+TEST_P(StoreCredentials, ExpireTokens) {
+  ASSERT_TRUE(store().insertRefreshToken(RefreshToken{"h1", "u1", "", 1, 99, false}).ok());
+  ASSERT_TRUE(store().insertRefreshToken(RefreshToken{"h2", "u1", "", 1, 99, false}).ok());
+  ASSERT_TRUE(store().insertRefreshToken(RefreshToken{"h3", "u1", "", 1, 40, false}).ok());
+  ASSERT_TRUE(store().expireRefreshToken("h1", 50).ok());
+  EXPECT_EQ(store().findRefreshToken("h1")->expires_ms, 50);
+  EXPECT_FALSE(store().findRefreshToken("h1")->revoked);
+  ASSERT_TRUE(store().expireRefreshToken("h3", 50).ok());
+  EXPECT_EQ(store().findRefreshToken("h3")->expires_ms, 40);  // never extended
+  EXPECT_TRUE(failsWith(store().expireRefreshToken("nope", 50), Code::kNotFound, ""));
+  EXPECT_EQ(*store().expireRefreshTokensForUser("u1", "h1", 60), 1);  // h2 only: h3 is over
+  EXPECT_EQ(store().findRefreshToken("h2")->expires_ms, 60);
+  EXPECT_EQ(store().findRefreshToken("h1")->expires_ms, 50);
+  EXPECT_EQ(*store().expireRefreshTokensForUser("u1", "", 70), 0);
+}
+
+// A password change ends every session of the user but the caller's own.
+TEST_P(StoreCredentials, RevokeAllButOneToken) {
+  ASSERT_TRUE(store().insertRefreshToken(RefreshToken{"h1", "u1", "", 1, 99, false}).ok());
+  ASSERT_TRUE(store().insertRefreshToken(RefreshToken{"h2", "u1", "", 1, 99, false}).ok());
+  ASSERT_TRUE(store().insertRefreshToken(RefreshToken{"h3", "u1", "", 1, 99, false}).ok());
+  EXPECT_EQ(*store().revokeRefreshTokensForUser("u1", "h2"), 2);
+  EXPECT_TRUE(store().findRefreshToken("h1")->revoked);
+  EXPECT_FALSE(store().findRefreshToken("h2")->revoked);
+  EXPECT_TRUE(store().findRefreshToken("h3")->revoked);
+}
+
 TEST_P(StoreCredentials, ApiKeyLifecycle) {
   ApiKey key{"k1", "p1", "ci runner", Role::kProjectAdmin, "hash1", "u1",
              5,    500,  false,       std::nullopt};

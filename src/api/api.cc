@@ -1,0 +1,247 @@
+#include "api/api.h"
+
+#include <exception>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace tendril::api {
+namespace {
+
+using service::Principal;
+using service::PolicyRole;
+
+// Prometheus label for a login's outcome: a bounded set.
+std::string_view loginResultLabel(const Status& status) {
+  switch (status.code()) {
+    case Code::kOk:
+      return "ok";
+    case Code::kUnauthenticated:
+      return "bad_credentials";
+    case Code::kResourceExhausted:
+      return "throttled";
+    default:
+      return "error";
+  }
+}
+
+Response withHeaders(Response response, const std::vector<std::pair<std::string, std::string>>&
+                                            headers) {
+  for (const auto& header : headers) response.headers.push_back(header);
+  return response;
+}
+
+// Credentials as sent: exactly one scheme. `present` is false when the request carries none.
+struct Credentials {
+  bool present = false;
+  Result<Principal> principal = Status::Unauthenticated("no credentials");
+};
+
+Credentials readCredentials(const Request& request, service::AuthService& auth) {
+  Credentials credentials;
+  std::string authorization = request.header("authorization");
+  std::string api_key = request.header("x-api-key");
+  if (authorization.empty() && api_key.empty()) return credentials;
+  credentials.present = true;
+  if (!authorization.empty() && !api_key.empty()) {
+    credentials.principal =
+        Status::Unauthenticated("send either Authorization or X-API-Key, not both");
+  } else if (!api_key.empty()) {
+    credentials.principal = auth.authenticateApiKey(api_key);
+  } else if (authorization.size() > 7 && authorization.compare(0, 7, "Bearer ") == 0) {
+    credentials.principal = auth.authenticateToken(authorization.substr(7));
+  } else {
+    credentials.principal =
+        Status::Unauthenticated("the Authorization header must be 'Bearer <access token>'");
+  }
+  return credentials;
+}
+
+// Steps 1 and 2: the caller (anonymous when the credentials were refused) and, when the call
+// may not go on, why.
+struct Authorization {
+  Principal principal;
+  Status refusal;
+};
+
+Authorization authorize(const Request& request, std::string_view method, std::string_view route,
+                        const Pipeline& pipeline) {
+  Authorization result;
+  std::shared_ptr<const service::Policy> policy = pipeline.policy.current();
+  Credentials credentials = readCredentials(request, pipeline.auth);
+  if (credentials.present) {
+    if (credentials.principal.ok()) {
+      result.principal = std::move(*credentials.principal);
+    } else if (!policy->allows(method, route, PolicyRole::kAnonymous)) {
+      result.refusal = credentials.principal.status();
+      return result;
+    }
+    // else: a route open to anonymous callers (login, refresh) ignores stale credentials.
+  }
+  const Principal& principal = result.principal;
+  if (!policy->allows(method, route, principal.role)) {
+    if (!principal.authenticated()) {
+      result.refusal = Status::Unauthenticated(
+          "this needs credentials: Authorization: Bearer <token> or X-API-Key");
+    } else {
+      result.refusal = Status::Denied("the policy does not allow role '" +
+                                      std::string(service::policyRoleName(principal.role)) +
+                                      "' to " + std::string(method) + " " + std::string(route));
+    }
+  }
+  return result;
+}
+
+Response problemFor(const Status& status, const Request& request) {
+  Response response = Response::problem(status, request.path);
+  if (status.code() == Code::kUnauthenticated) {
+    response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"tendril\"");
+  }
+  return response;
+}
+
+class EndpointRunner {
+ public:
+  EndpointRunner(const Endpoint& endpoint, const Pipeline& pipeline, Counter& logins)
+      : endpoint_(endpoint), pipeline_(pipeline), logins_(logins) {}
+
+  Response operator()(const Request& request) const {
+    Authorization authorization = authorize(request, endpoint_.method, endpoint_.path, pipeline_);
+    Call call{request, authorization.principal, nlohmann::json::object(), {}, {}, {}};
+    if (!authorization.refusal.ok()) {
+      // Refused calls are audited too: they are what an audit trail is most often read for.
+      if (endpoint_.isAudited()) audit(call, authorization.refusal);
+      return problemFor(authorization.refusal, request);
+    }
+
+    ValidatedInput validated = validateInput(endpoint_, request);
+    if (!validated.ok()) {
+      if (endpoint_.isAudited()) {
+        audit(call, validated.unsupported_media_type
+                        ? Status::Invalid("unsupported media type")
+                        : Status::Invalid("invalid input"));
+      }
+      return inputProblem(validated, request.path);
+    }
+    call.input = std::move(validated.input);
+
+    Result<Reply> reply = run(call);
+    if (endpoint_.operation_id == "auth.login") {
+      logins_.increment({std::string(loginResultLabel(reply.status()))});
+    }
+    if (endpoint_.isAudited()) audit(call, reply.status());
+    if (!reply.ok()) {
+      Response response = fieldProblem(reply.status(), request.path);
+      if (response.status == 0) response = problemFor(reply.status(), request);
+      if (response.status >= 500) {
+        pipeline_.audit.recordError(call.principal.user_id, "api", reply.status().toString(),
+                                    endpoint_.method + " " + request.path);
+      }
+      return withHeaders(std::move(response), call.response_headers);
+    }
+    unsigned status = reply->status != 0 ? reply->status : endpoint_.success_status;
+    Response response;
+    if (status == 204) {
+      response = Response::text(204, "", "application/json");
+    } else {
+      response = Response::json(status, reply->body);
+    }
+    return withHeaders(std::move(response), call.response_headers);
+  }
+
+ private:
+  // A handler's InvalidArgument that names one of the declared fields ("cursor: malformed")
+  // gets the same `errors` list as a validation failure; anything else: status 0.
+  Response fieldProblem(const Status& status, std::string_view instance) const {
+    if (status.code() != Code::kInvalidArgument) return Response{0, {}, {}, {}};
+    for (const Field& field : endpoint_.input) {
+      const std::string prefix = field.name + ": ";
+      if (status.message().starts_with(prefix)) {
+        return validationProblem({{field.name, status.message().substr(prefix.size())}},
+                                 instance);
+      }
+    }
+    return Response{0, {}, {}, {}};
+  }
+
+  Result<Reply> run(Call& call) const {
+    try {
+      return endpoint_.handler(call);
+    } catch (const std::exception& caught) {
+      return Status::Internal(endpoint_.operation_id + " threw: " + caught.what());
+    } catch (...) {
+      return Status::Internal(endpoint_.operation_id + " threw a non-standard exception");
+    }
+  }
+
+  void audit(const Call& call, const Status& result) const {
+    std::string target = call.audit_target;
+    if (target.empty()) target = call.request.pathParam("id");
+    Principal who = call.principal;
+    if (!call.audit_user_id.empty()) who.user_id = call.audit_user_id;
+    pipeline_.audit.record(who, endpoint_.operation_id, target,
+                           result.ok() ? "ok" : codeName(result.code()));
+  }
+
+  const Endpoint& endpoint_;
+  const Pipeline& pipeline_;
+  Counter& logins_;
+};
+
+}  // namespace
+
+std::string defaultPolicyText(const std::vector<Endpoint>& endpoints) {
+  std::ostringstream text;
+  text << "# Tendril's default policy: which roles may call each route (docs/policy.md).\n"
+          "# Generated from the endpoint declarations; anything not listed is denied.\n";
+  // Group by path so the file reads route by route, methods in declaration order.
+  std::map<std::string, std::vector<const Endpoint*>> by_path;
+  for (const Endpoint& endpoint : endpoints) by_path[endpoint.path].push_back(&endpoint);
+  for (const auto& [path, group] : by_path) {
+    for (const Endpoint* endpoint : group) {
+      text << endpoint->method << " " << path << " ";
+      if (endpoint->roles.empty()) text << "none";
+      for (size_t i = 0; i < endpoint->roles.size(); ++i) {
+        text << (i ? ", " : "") << service::policyRoleName(endpoint->roles[i]);
+      }
+      text << "\n";
+    }
+  }
+  return text.str();
+}
+
+std::vector<std::pair<std::string, std::string>> declaredRoutes(
+    const std::vector<Endpoint>& endpoints) {
+  std::vector<std::pair<std::string, std::string>> routes;
+  for (const Endpoint& endpoint : endpoints) routes.emplace_back(endpoint.method, endpoint.path);
+  return routes;
+}
+
+void installEndpoints(Router& router, const std::vector<Endpoint>& endpoints,
+                      const Pipeline& pipeline) {
+  Counter& logins = pipeline.metrics.counter(
+      "tendril_logins_total", "Login attempts by result (ok, bad_credentials, throttled, error)",
+      {"result"});
+  // Each runner keeps its own copy of the declaration, so callers need not keep theirs.
+  for (const Endpoint& endpoint : endpoints) {
+    auto owned = std::make_shared<const Endpoint>(endpoint);
+    router.add(endpoint.method, endpoint.path,
+               [owned, runner = EndpointRunner(*owned, pipeline, logins)](const Request& request) {
+                 return runner(request);
+               });
+  }
+}
+
+Authorized authorizeUpgrade(const Request& request, std::string_view route,
+                            const Pipeline& pipeline) {
+  Authorized authorized;
+  Authorization authorization = authorize(request, "GET", route, pipeline);
+  if (!authorization.refusal.ok()) {
+    authorized.refusal = problemFor(authorization.refusal, request);
+    return authorized;
+  }
+  authorized.principal = std::make_unique<Principal>(std::move(authorization.principal));
+  return authorized;
+}
+
+}  // namespace tendril::api

@@ -1,0 +1,59 @@
+// The request pipeline every declared endpoint runs through, in this order:
+//
+//   1. authenticate: `Authorization: Bearer <access token>` or `X-API-Key: <key>` resolves the
+//      caller (service::AuthService re-reads user, session and membership); no credentials make
+//      an anonymous caller. Bad credentials give 401, except on routes the policy opens to
+//      anonymous callers (login, refresh), where they are ignored.
+//   2. the policy: may this role call this method on this route? Deny by default; a denied
+//      anonymous caller gets 401, anybody else 403.
+//   3. validation of path, query and body against the declaration (400 / 415).
+//   4. the handler, with every exception caught (500).
+//   5. the audit entry for mutating calls, the error log for 5xx replies.
+//
+// WebSocket routes run steps 1 and 2 in their accept step (authorizeUpgrade), so an upgrade is
+// refused with the same problem+json an HTTP call would get.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/endpoint.h"
+#include "api/metrics.h"
+#include "api/router.h"
+#include "service/audit.h"
+#include "service/auth.h"
+#include "service/policy.h"
+
+namespace tendril::api {
+
+struct Pipeline {
+  service::AuthService& auth;
+  service::PolicyHolder& policy;
+  service::AuditLog& audit;
+  MetricsRegistry& metrics;
+};
+
+// The policy the shipped declarations describe: one rule per endpoint with its default roles.
+// Written to config/policy.conf; a test keeps that file equal to this.
+std::string defaultPolicyText(const std::vector<Endpoint>& endpoints);
+
+// (method, path) of every endpoint, for Policy::unknownRules() / uncovered().
+std::vector<std::pair<std::string, std::string>> declaredRoutes(
+    const std::vector<Endpoint>& endpoints);
+
+// Registers every endpoint on `router`, wrapped in the pipeline. `pipeline` must outlive the
+// router. The endpoints are shared with the routes (and the OpenAPI handler keeps its own copy).
+void installEndpoints(Router& router, const std::vector<Endpoint>& endpoints,
+                      const Pipeline& pipeline);
+
+// Steps 1 and 2 for a WebSocket upgrade on `route` (a GET path template with a policy rule):
+// the caller, or the problem response refusing the upgrade.
+struct Authorized {
+  std::unique_ptr<service::Principal> principal;  // null when refused
+  Response refusal;
+};
+Authorized authorizeUpgrade(const Request& request, std::string_view route,
+                            const Pipeline& pipeline);
+
+}  // namespace tendril::api

@@ -1,0 +1,211 @@
+#include "api/auth_routes.h"
+
+#include "service/clock.h"
+
+namespace tendril::api {
+namespace {
+
+using service::PolicyRole;
+
+const std::vector<PolicyRole> kEveryone = {PolicyRole::kAnonymous, PolicyRole::kUser,
+                                           PolicyRole::kMember, PolicyRole::kProjectAdmin,
+                                           PolicyRole::kAdmin};
+const std::vector<PolicyRole> kLoggedIn = {PolicyRole::kUser, PolicyRole::kMember,
+                                           PolicyRole::kProjectAdmin, PolicyRole::kAdmin};
+
+nlohmann::json nullableText(const std::string& text) {
+  return text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text);
+}
+
+nlohmann::json userSummary(const store::User& user) {
+  return {{"id", user.id}, {"name", user.name}, {"is_admin", user.is_admin}};
+}
+
+nlohmann::json sessionJson(const service::SessionTokens& session) {
+  return {{"access_token", session.access_token},
+          {"token_type", "Bearer"},
+          {"expires_in", session.access_ttl_s},
+          {"expires_at", service::formatIsoTime(session.access_expires_ms)},
+          {"refresh_token", session.refresh_token},
+          {"refresh_expires_at", service::formatIsoTime(session.refresh_expires_ms)},
+          {"user", userSummary(session.user)},
+          {"project_id", nullableText(session.project_id)},
+          {"role", service::policyRoleName(session.role)}};
+}
+
+std::vector<OutputField> sessionOutput() {
+  return {
+      {"access_token", FieldType::kString, "JWT for `Authorization: Bearer`"},
+      {"token_type", FieldType::kString, "always Bearer"},
+      {"expires_in", FieldType::kInteger, "seconds the access token is valid"},
+      {"expires_at", FieldType::kString, "when the access token expires"},
+      {"refresh_token", FieldType::kString, "exchange at /api/v1/auth/refresh; shown once"},
+      {"refresh_expires_at", FieldType::kString, "when the refresh token expires"},
+      {"user", FieldType::kObject, "id, name, is_admin"},
+      {"project_id", FieldType::kString, "the project the session acts in", /*nullable=*/true},
+      {"role", FieldType::kString, "user, member, project-admin or admin"},
+  };
+}
+
+Field projectIdField() {
+  return Field::string("project_id").pattern(kUuidPattern).describe("a project id");
+}
+
+Field passwordField(std::string name) {
+  return Field::string(std::move(name)).required().length(8, 1024).secret();
+}
+
+}  // namespace
+
+void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
+                      store::MetadataStore& store) {
+  Endpoint login;
+  login.method = "POST";
+  login.path = "/api/v1/auth/login";
+  login.operation_id = "auth.login";
+  login.tag = "auth";
+  login.summary = "Log in with a name and password";
+  login.description =
+      "Opens a session in `project_id`, or in the user's first project by name. Wrong name and "
+      "wrong password give the same 401; repeated failures give 429 with Retry-After.";
+  login.roles = kEveryone;
+  login.audited = true;
+  login.input = {Field::string("name").required().length(1, 256).describe("the user name"),
+                 Field::string("password").required().length(1, 1024).secret(),
+                 projectIdField()};
+  login.output = sessionOutput();
+  login.handler = [&auth](Call& call) -> Result<Reply> {
+    const std::string name = call.input["name"];
+    call.audit_target = name;
+    int retry_after_s = 0;
+    Result<service::SessionTokens> session =
+        auth.login(name, call.input["password"].get<std::string>(),
+                   call.input.value("project_id", std::string()), call.request.remote_address,
+                   &retry_after_s);
+    if (!session.ok()) {
+      if (session.status().code() == Code::kResourceExhausted) {
+        call.response_headers.emplace_back("Retry-After", std::to_string(retry_after_s));
+      }
+      return session.status();
+    }
+    call.audit_user_id = session->user.id;
+    return Reply(sessionJson(*session));
+  };
+  out.push_back(std::move(login));
+
+  Endpoint refresh;
+  refresh.method = "POST";
+  refresh.path = "/api/v1/auth/refresh";
+  refresh.operation_id = "auth.refresh";
+  refresh.tag = "auth";
+  refresh.summary = "Exchange a refresh token for a new session (rotation)";
+  refresh.description =
+      "The refresh token used is revoked. Presenting an already used refresh token ends every "
+      "session of its user.";
+  refresh.roles = kEveryone;
+  refresh.input = {Field::string("refresh_token").required().length(1, 256).secret()};
+  refresh.output = sessionOutput();
+  refresh.handler = [&auth](Call& call) -> Result<Reply> {
+    Result<service::SessionTokens> session =
+        auth.refresh(call.input["refresh_token"].get<std::string>());
+    if (!session.ok()) return session.status();
+    call.audit_user_id = session->user.id;
+    return Reply(sessionJson(*session));
+  };
+  out.push_back(std::move(refresh));
+
+  Endpoint logout;
+  logout.method = "POST";
+  logout.path = "/api/v1/auth/logout";
+  logout.operation_id = "auth.logout";
+  logout.tag = "auth";
+  logout.summary = "End the current session (or every session with `all`)";
+  logout.roles = kLoggedIn;
+  logout.success_status = 204;
+  logout.input = {Field::string("refresh_token").length(1, 256).secret(),
+                  Field::boolean("all").defaultsTo(false).describe("end every session")};
+  logout.handler = [&auth](Call& call) -> Result<Reply> {
+    Status status = auth.logout(call.principal, call.input.value("refresh_token", std::string()),
+                                call.input["all"].get<bool>());
+    if (!status.ok()) return status;
+    return Reply();
+  };
+  out.push_back(std::move(logout));
+
+  Endpoint whoami;
+  whoami.method = "GET";
+  whoami.path = "/api/v1/auth/whoami";
+  whoami.operation_id = "auth.whoami";
+  whoami.tag = "auth";
+  whoami.summary = "Who the credentials belong to, and their projects";
+  whoami.roles = kLoggedIn;
+  whoami.output = {
+      {"user", FieldType::kObject, "id, name, is_admin"},
+      {"project_id", FieldType::kString, "the current project", true},
+      {"role", FieldType::kString, "the current role"},
+      {"auth", FieldType::kString, "access_token or api_key"},
+      {"expires_at", FieldType::kString, "when the access token expires", true},
+      {"projects", FieldType::kArray, "the user's projects: id, name, role"},
+  };
+  whoami.handler = [&store](Call& call) -> Result<Reply> {
+    const service::Principal& caller = call.principal;
+    nlohmann::json projects = nlohmann::json::array();
+    Result<std::vector<store::UserProject>> memberships = store.listProjectsForUser(caller.user_id);
+    if (!memberships.ok()) return memberships.status();
+    for (const store::UserProject& membership : *memberships) {
+      projects.push_back({{"id", membership.project.id},
+                          {"name", membership.project.name},
+                          {"role", store::roleName(membership.role)}});
+    }
+    return Reply(nlohmann::json{
+        {"user",
+         {{"id", caller.user_id}, {"name", caller.user_name}, {"is_admin", caller.is_admin}}},
+        {"project_id", nullableText(caller.project_id)},
+        {"role", service::policyRoleName(caller.role)},
+        {"auth", caller.method == service::AuthMethod::kApiKey ? "api_key" : "access_token"},
+        {"expires_at", caller.expires_at > 0
+                           ? nlohmann::json(service::formatIsoTime(caller.expires_at * 1000))
+                           : nlohmann::json(nullptr)},
+        {"projects", projects}});
+  };
+  out.push_back(std::move(whoami));
+
+  Endpoint switch_project;
+  switch_project.method = "POST";
+  switch_project.path = "/api/v1/auth/switch";
+  switch_project.operation_id = "auth.switch";
+  switch_project.tag = "auth";
+  switch_project.summary = "Open a session in another project (the current one ends)";
+  switch_project.roles = kLoggedIn;
+  switch_project.input = {projectIdField().required()};
+  switch_project.output = sessionOutput();
+  switch_project.handler = [&auth](Call& call) -> Result<Reply> {
+    const std::string project_id = call.input["project_id"];
+    call.audit_target = project_id;
+    Result<service::SessionTokens> session = auth.switchProject(call.principal, project_id);
+    if (!session.ok()) return session.status();
+    return Reply(sessionJson(*session));
+  };
+  out.push_back(std::move(switch_project));
+
+  Endpoint password;
+  password.method = "POST";
+  password.path = "/api/v1/auth/password";
+  password.operation_id = "auth.password";
+  password.tag = "auth";
+  password.summary = "Change your own password (your other sessions end)";
+  password.roles = kLoggedIn;
+  password.success_status = 204;
+  password.input = {passwordField("current_password"), passwordField("new_password")};
+  password.handler = [&auth](Call& call) -> Result<Reply> {
+    call.audit_target = call.principal.user_id;
+    Status status =
+        auth.changePassword(call.principal, call.input["current_password"].get<std::string>(),
+                            call.input["new_password"].get<std::string>());
+    if (!status.ok()) return status;
+    return Reply();
+  };
+  out.push_back(std::move(password));
+}
+
+}  // namespace tendril::api

@@ -1,0 +1,32 @@
+// Every endpoint of the API, declared in one list: what installEndpoints() serves, what the
+// OpenAPI document describes and what the default policy (config/policy.conf) grants.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "api/endpoint.h"
+#include "service/accounts.h"
+#include "service/audit.h"
+#include "service/auth.h"
+#include "service/policy.h"
+#include "store/store.h"
+
+namespace tendril::api {
+
+// The services the handlers call; all must outlive the endpoints.
+struct Services {
+  store::MetadataStore& store;
+  service::AuthService& auth;
+  service::AccountService& accounts;
+  service::AuditLog& audit;
+  service::PolicyHolder& policy;
+};
+
+// All endpoints, and `*openapi` filled with their OpenAPI document (GET /api/v1/openapi.json
+// serves it).
+std::vector<Endpoint> declareEndpoints(const Services& services,
+                                       std::shared_ptr<const nlohmann::json>* openapi);
+
+}  // namespace tendril::api
