@@ -30,6 +30,6 @@ mkdir -p "${build_dir}/artifacts"
 # The dictionary holds the routes' tokens and edge values: without it a 2-minute run did not
 # find a deliberately removed range check, with it one did.
 "${build_dir}/fuzz/request_fuzzer" \
-  -max_total_time="${seconds}" -max_len=65536 -timeout=10 -print_final_stats=1 \
+  -max_total_time="${seconds}" -max_len=65536 -timeout=10 -print_final_stats=1 -print_funcs=0 \
   -dict="${repo_root}/fuzz/request.dict" -artifact_prefix="${build_dir}/artifacts/" \
   "${work_dir}/corpus"

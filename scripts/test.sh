@@ -5,6 +5,7 @@
 #   3. scripts/build.sh asan     unit tests with AddressSanitizer + UBSan
 #   4. ctest in build/           every registered test
 #   5. ctest in build-asan/      the unit tests under the sanitizers
+#   6. scripts/fuzz.sh 30        the request parser/validator fuzzer (clang, libFuzzer), 30 s
 # Later steps run even when a test step fails, so one run reports everything; a failed setup or
 # build skips what depends on it. Exits non-zero when any step failed.
 set -euo pipefail
@@ -77,8 +78,9 @@ if run_step "setup" bash scripts/setup.sh; then
   else
     skip_step "tests (asan+ubsan)"
   fi
+  run_step "fuzz (30 s)" bash scripts/fuzz.sh 30 || true
 else
-  for step in "build release" "build asan" "tests (release)" "tests (asan+ubsan)"; do
+  for step in "build release" "build asan" "tests (release)" "tests (asan+ubsan)" "fuzz (30 s)"; do
     skip_step "${step}"
   done
 fi

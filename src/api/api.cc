@@ -217,6 +217,31 @@ std::vector<std::pair<std::string, std::string>> declaredRoutes(
   return routes;
 }
 
+Status checkPolicy(const service::Policy& policy, const std::vector<Endpoint>& endpoints,
+                   std::vector<std::string>* warnings) {
+  auto routes = declaredRoutes(endpoints);
+  std::vector<std::string> unknown = policy.unknownRules(routes);
+  if (!unknown.empty()) {
+    std::string list;
+    for (const std::string& rule : unknown) list += "\n  " + rule;
+    return Status::Invalid("the policy names routes this server does not have:" + list);
+  }
+  for (const std::string& route : policy.uncovered(routes)) {
+    warnings->push_back("no policy rule for " + route + "; it is denied to everyone");
+  }
+  return Status::Ok();
+}
+
+Status reloadPolicyFile(service::PolicyHolder& holder, const std::filesystem::path& file,
+                        const std::vector<Endpoint>& endpoints,
+                        std::vector<std::string>* warnings) {
+  Result<service::Policy> policy = service::readPolicyFile(file);
+  if (!policy.ok()) return policy.status();
+  TENDRIL_RETURN_IF_ERROR(checkPolicy(*policy, endpoints, warnings));
+  holder.replace(std::move(*policy));
+  return Status::Ok();
+}
+
 void installEndpoints(Router& router, const std::vector<Endpoint>& endpoints,
                       const Pipeline& pipeline) {
   Counter& logins = pipeline.metrics.counter(

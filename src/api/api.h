@@ -14,6 +14,7 @@
 // refused with the same problem+json an HTTP call would get.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,18 @@ std::string defaultPolicyText(const std::vector<Endpoint>& endpoints);
 // (method, path) of every endpoint, for Policy::unknownRules() / uncovered().
 std::vector<std::pair<std::string, std::string>> declaredRoutes(
     const std::vector<Endpoint>& endpoints);
+
+// Whether `policy` may be put in force for `endpoints`: InvalidArgument when it has rules for
+// routes the server does not have (a stale or mistyped rule is a mistake to see, not to keep
+// silently); routes no rule covers (denied to everyone) are added to `warnings`.
+Status checkPolicy(const service::Policy& policy, const std::vector<Endpoint>& endpoints,
+                   std::vector<std::string>* warnings);
+
+// Re-reads the policy file at `file` and puts it in force when it parses and passes
+// checkPolicy(); otherwise the policy in force stays and the error is returned.
+Status reloadPolicyFile(service::PolicyHolder& holder, const std::filesystem::path& file,
+                        const std::vector<Endpoint>& endpoints,
+                        std::vector<std::string>* warnings);
 
 // Registers every endpoint on `router`, wrapped in the pipeline. `pipeline` must outlive the
 // router. The endpoints are shared with the routes (and the OpenAPI handler keeps its own copy).

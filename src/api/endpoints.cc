@@ -46,7 +46,7 @@ std::vector<Endpoint> declareEndpoints(const Services& services,
   addAuthEndpoints(endpoints, services.auth, services.store);
   addAccountEndpoints(endpoints, services.accounts);
   addLogEndpoints(endpoints, services.audit);
-  addSystemEndpoints(endpoints, services.policy, openapi);
+  addSystemEndpoints(endpoints, services.policy, services.reload_policy, openapi);
   nlohmann::json document = openApiDocument(endpoints, kServiceVersion);
   describePlainRoutes(document);
   *openapi = std::make_shared<const nlohmann::json>(std::move(document));

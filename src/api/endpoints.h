@@ -2,6 +2,7 @@
 // OpenAPI document describes and what the default policy (config/policy.conf) grants.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -22,6 +23,8 @@ struct Services {
   service::AccountService& accounts;
   service::AuditLog& audit;
   service::PolicyHolder& policy;
+  // Re-reads the policy file with the server's checks (reloadPolicyFile in api.h).
+  std::function<Status()> reload_policy;
 };
 
 // All endpoints, and `*openapi` filled with their OpenAPI document (GET /api/v1/openapi.json

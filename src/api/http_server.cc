@@ -174,10 +174,30 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
     parser_->header_limit(
         static_cast<uint32_t>(std::min<size_t>(server_.limits().max_header_bytes, UINT32_MAX)));
     parser_->body_limit(server_.limits().max_body_bytes);
+    parser_->eager(false);  // stop at the end of the header, so readHeader() counts it exactly
+    header_bytes_ = 0;
     stream_.expires_after(server_.limits().read_timeout);
-    http::async_read(
+    readHeader();
+  }
+
+  // Beast applies header_limit to what one parse step sees, and consumes complete header
+  // fields as it goes, so many small fields sent in pieces could pass it; the total is counted
+  // here instead.
+  void readHeader() {
+    http::async_read_some(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code error, size_t) { self->onRead(error); });
+        [self = shared_from_this()](beast::error_code error, size_t consumed) {
+          self->header_bytes_ += consumed;
+          if (!error && self->header_bytes_ > self->server_.limits().max_header_bytes) {
+            error = http::error::header_limit;
+          }
+          if (error || self->parser_->is_done()) return self->onRead(error);
+          if (!self->parser_->is_header_done()) return self->readHeader();
+          http::async_read(self->stream_, self->buffer_, *self->parser_,
+                           [self](beast::error_code body_error, size_t) {
+                             self->onRead(body_error);
+                           });
+        });
   }
 
   void onRead(beast::error_code error) {
@@ -307,6 +327,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   HttpServerImpl& server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  size_t header_bytes_ = 0;  // request line and header fields of the request being read
   std::array<char, 4096> drain_buffer_{};
   bool writing_ = false;
   bool stopping_ = false;

@@ -8,6 +8,7 @@ using service::PolicyRole;
 }  // namespace
 
 void addSystemEndpoints(std::vector<Endpoint>& out, service::PolicyHolder& policy,
+                        std::function<Status()> reload_policy,
                         std::shared_ptr<const nlohmann::json>* document) {
   Endpoint openapi;
   openapi.method = "GET";
@@ -34,12 +35,13 @@ void addSystemEndpoints(std::vector<Endpoint>& out, service::PolicyHolder& polic
   reload.tag = "system";
   reload.summary = "Re-read the policy file";
   reload.description =
-      "On a parse error the policy in force stays and the reply names the line. Fails with 409 "
-      "when the server runs on its built-in policy (no policy_file).";
+      "On a parse error, or rules naming routes this server does not have, the policy in force "
+      "stays and the reply says why. Fails with 409 when the server runs on its built-in policy "
+      "(no policy_file).";
   reload.roles = {PolicyRole::kAdmin};
   reload.output = {{"rules", FieldType::kInteger, "rules in force now"}};
-  reload.handler = [&policy](Call&) -> Result<Reply> {
-    if (Status status = policy.reload(); !status.ok()) return status;
+  reload.handler = [&policy, reload_policy = std::move(reload_policy)](Call&) -> Result<Reply> {
+    if (Status status = reload_policy(); !status.ok()) return status;
     return Reply(nlohmann::json{{"rules", policy.current()->ruleCount()}});
   };
   out.push_back(std::move(reload));

@@ -21,8 +21,9 @@
 // - A consumer too slow for what is sent to it: when unsent bytes would exceed
 //   ws_max_queued_bytes, the send fails, the backlog is dropped and the connection closes with
 //   1008. Sends are never blocking.
-// - A close (by either side, by the limits above, or by HttpServer::stop() with 1001) waits at
-//   most ws_handshake_timeout for the client's close frame, then drops the socket.
+// - A close (by either side, by the limits above, or by HttpServer::stop() with 1001) waits a
+//   bounded time for the client's close frame, then drops the socket: ws_handshake_timeout (at
+//   most 2 s during stop()), or the idle timer for the closes Beast starts itself.
 // - No extensions are negotiated (no permessage-deflate: no compression bombs), no subprotocol.
 // - Bytes a client sends after its upgrade request and before the 101 response are discarded
 //   (RFC 6455 §4.1 forbids sending frames before the handshake completes).
@@ -40,7 +41,7 @@ namespace tendril::api {
 // The server side of one open WebSocket, handed to the handler in onOpen(). Thread-safe: every
 // member may be called from any thread, also after the connection has ended (sends then return
 // false, close() does nothing). Holding a peer does not keep the connection open, nor its memory
-// alive beyond this small object.
+// alive beyond this small object. The one limit: a peer call must not race with ~HttpServer.
 class WebSocketPeer {
  public:
   virtual ~WebSocketPeer() = default;
@@ -51,8 +52,9 @@ class WebSocketPeer {
   virtual bool sendText(std::string message) = 0;
   virtual bool sendBinary(std::string message) = 0;
   // Starts the closing handshake with `code` (RFC 6455 §7.4, e.g. 1000 normal, 1008 policy) and
-  // `reason` (at most 123 bytes, longer is cut). Messages not yet written are dropped. Later
-  // sends return false. Idempotent: only the first close of a connection counts.
+  // `reason` (at most 123 bytes of UTF-8, longer is cut at a character). A code an endpoint may
+  // not send (1005, 1006, 1015, below 1000...) is a bug and is sent as 1011. Messages not yet
+  // written are dropped; later sends return false. Only the first close of a connection counts.
   virtual void close(uint16_t code, std::string reason) = 0;
   // The client's IP address as text, as in Request::remote_address.
   virtual std::string remoteAddress() const = 0;

@@ -77,6 +77,9 @@ class TestClient {
     return run([&](auto done) { ws_.async_close(websocket::close_code::normal, done); });
   }
   websocket::close_reason reason() const { return ws_.reason(); }
+  std::string reasonText() const {
+    return std::string(ws_.reason().reason.data(), ws_.reason().reason.size());
+  }
 
   // Raw bytes, for what Beast's client would never send.
   std::string rawHandshake(const std::string& target, const std::string& version = "13") {
@@ -197,6 +200,12 @@ struct Probe {
   }
 };
 
+std::string repeat(const std::string& text, int times) {
+  std::string out;
+  for (int i = 0; i < times; ++i) out += text;
+  return out;
+}
+
 // Echoes every message; "throw" throws, "close" closes with 4000 "bye" (and then again, which must
 // change nothing). When `greeting` is set,
 // onOpen sends greeting|remoteAddress() ("throw" throws instead).
@@ -218,6 +227,8 @@ class TestHandler : public WebSocketHandler {
       peer_->close(4000, "bye");
       return peer_->close(1000, "again");
     }
+    if (payload == "close-long") return peer_->close(4001, repeat("\xc3\xa9", 100));  // 200 bytes
+    if (payload == "close-reserved") return peer_->close(1005, "no status is not sendable");
     std::string copy(payload);
     binary ? peer_->sendBinary(std::move(copy)) : peer_->sendText(std::move(copy));
   }
@@ -461,7 +472,7 @@ TEST_F(WebSocketTest, OnCloseRunsExactlyOnce) {
     ASSERT_FALSE(closed.write("close"));
     ASSERT_FALSE(closed.write("close"));
     expectClosedWith(closed, 4000);
-    EXPECT_EQ(std::string(closed.reason().reason.data(), closed.reason().reason.size()), "bye");
+    EXPECT_EQ(closed.reasonText(), "bye");
   }
   {
     TestClient abrupt(server_->port());  // just drops the socket
@@ -476,6 +487,20 @@ TEST_F(WebSocketTest, OnCloseRunsExactlyOnce) {
     EXPECT_FALSE(peer->sendText("too late"));
     peer->close(1000, "");  // a no-op, not a crash
   }
+}
+
+// A close frame carries at most 123 bytes of UTF-8 reason, and only some codes may be sent.
+TEST_F(WebSocketTest, CloseReasonsAreCutAndReservedCodesReplaced) {
+  startServer();
+  TestClient long_reason(server_->port());
+  ASSERT_FALSE(long_reason.handshake("/ws/echo"));
+  ASSERT_FALSE(long_reason.write("close-long"));
+  expectClosedWith(long_reason, 4001);  // the client checks the reason is valid UTF-8
+  EXPECT_EQ(long_reason.reasonText(), repeat("\xc3\xa9", 61));
+  TestClient reserved(server_->port());
+  ASSERT_FALSE(reserved.handshake("/ws/echo"));
+  ASSERT_FALSE(reserved.write("close-reserved"));
+  expectClosedWith(reserved, websocket::close_code::internal_error);
 }
 
 TEST_F(WebSocketTest, ThrowingHandlerCloses1011AndServerKeepsServing) {
@@ -563,6 +588,12 @@ TEST_F(WebSocketTest, UpgradesAreMeteredAndCountTowardTheConnectionLimit) {
         metrics, R"(tendril_http_requests_total{method="GET",route="/ws/echo",status="101"} 1)"))
         << metrics;
     EXPECT_TRUE(contains(metrics, R"(tendril_websocket_messages_total{direction="in"} 2)"));
+    // A sent message counts once its write completes, which may be just after the client has it.
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      if (contains(metrics, R"(tendril_websocket_messages_total{direction="out"} 2)")) break;
+      std::this_thread::sleep_for(10ms);
+      metrics = metrics_.render();
+    }
     EXPECT_TRUE(contains(metrics, R"(tendril_websocket_messages_total{direction="out"} 2)"));
     EXPECT_TRUE(contains(metrics, "tendril_websocket_open_connections 1"));
     EXPECT_TRUE(contains(metrics, "tendril_http_open_connections 1"));

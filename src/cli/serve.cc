@@ -18,6 +18,7 @@
 
 #include "cli/commands.h"
 #include "cli/service_app.h"
+#include "service/clock.h"
 #include "service/config.h"
 
 namespace tendril::cli {
@@ -62,20 +63,40 @@ Result<service::ServiceConfig> effectiveConfig(const ServeOptions& options,
   return config;
 }
 
+// Log lines on stderr: "<ISO time> <level> <message>", below `threshold` dropped.
+class Log {
+ public:
+  explicit Log(service::LogLevel threshold) : threshold_(threshold) {}
+  void operator()(service::LogLevel level, const std::string& message) const {
+    if (level < threshold_) return;
+    std::cerr << service::formatIsoTime(service::systemClock()()) << " "
+              << service::logLevelName(level) << " " << message << std::endl;
+  }
+
+ private:
+  service::LogLevel threshold_;
+};
+
 int runServe(const ServeOptions& options) {
   service::Environment env = service::processEnvironment();
   Result<service::ServiceConfig> config = effectiveConfig(options, env);
   if (!config.ok()) {
-    std::cerr << "tendril serve: " << config.status().message() << "\n";
+    std::cerr << "tendril serve: " << config.status().message() << "\n";  // before any log
     return kInvalidOptions;
   }
   if (options.print_config) {
     std::cout << service::renderConfig(*config);
     return 0;
   }
+  Log log(config->log_level);
+  using service::LogLevel;
   for (const std::string& warning : service::configWarnings(*config)) {
-    std::cerr << "tendril serve: " << warning << "\n";
+    log(LogLevel::kWarn, warning);
   }
+  log(LogLevel::kInfo, "starting: data in " + config->data_dir.string() + ", database " +
+                           config->databaseFile().string() + ", policy " +
+                           (config->policy_file.empty() ? std::string("built in")
+                                                        : config->policy_file.string()));
 
   // Block the signals before any thread exists, so every thread inherits the mask and only
   // sigwait() below receives them: no async-signal-safety concerns.
@@ -88,11 +109,12 @@ int runServe(const ServeOptions& options) {
 
   Result<std::unique_ptr<ServiceApp>> app = ServiceApp::create(*config, env, std::cout);
   if (!app.ok()) {
-    std::cerr << "tendril serve: " << app.status().message() << "\n";
+    log(LogLevel::kError, "cannot start: " + app.status().message());
     return app.status().code() == Code::kInvalidArgument ? kInvalidOptions : kCannotStart;
   }
+  for (const std::string& warning : (*app)->policyWarnings()) log(LogLevel::kWarn, warning);
   if (Status status = (*app)->start(); !status.ok()) {
-    std::cerr << "tendril serve: " << status.message() << "\n";
+    log(LogLevel::kError, "cannot start: " + status.message());
     return status.code() == Code::kInvalidArgument ? kInvalidOptions : kCannotStart;
   }
   Result<service::ListenAddress> listen = service::parseListenAddress(config->listen);
@@ -106,17 +128,21 @@ int runServe(const ServeOptions& options) {
     sigwait(&signals, &received);
     if (received == SIGHUP) {
       Status status = (*app)->reloadPolicy();
-      std::cerr << "tendril serve: SIGHUP: "
-                << (status.ok() ? "policy reloaded"
-                                : "policy not reloaded, the old one stays: " + status.message())
-                << "\n";
+      if (status.ok()) {
+        log(LogLevel::kInfo, "SIGHUP: policy reloaded");
+        for (const std::string& warning : (*app)->policyWarnings()) log(LogLevel::kWarn, warning);
+      } else {
+        log(LogLevel::kError, "SIGHUP: policy not reloaded, the old one stays: " +
+                                  status.message());
+      }
       continue;
     }
-    std::cerr << "tendril serve: " << (received == SIGINT ? "SIGINT" : "SIGTERM")
-              << ", shutting down\n";
+    log(LogLevel::kInfo, std::string(received == SIGINT ? "SIGINT" : "SIGTERM") +
+                             ": shutting down");
     break;
   }
   (*app)->stop();
+  log(LogLevel::kInfo, "stopped");
   return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "api/api.h"
@@ -51,32 +52,24 @@ api::ServerLimits serverLimits(const service::ServiceConfig& config) {
 }
 
 // The policy in force at start: the file when configured, else the one the declarations
-// describe. A file naming routes that do not exist is refused (a stale rule is a mistake the
-// operator should see), and routes no rule covers are reported: they are denied to everyone.
+// describe; checked against the routes either way (api::checkPolicy).
 Result<service::Policy> initialPolicy(const service::ServiceConfig& config,
                                       const std::vector<api::Endpoint>& endpoints,
-                                      std::ostream& log) {
+                                      std::vector<std::string>* warnings) {
   Result<service::Policy> policy =
       config.policy_file.empty()
           ? service::Policy::parse(api::defaultPolicyText(endpoints), "built-in policy")
           : service::readPolicyFile(config.policy_file);
   if (!policy.ok()) return policy.status();
-  auto routes = api::declaredRoutes(endpoints);
-  std::vector<std::string> unknown = policy->unknownRules(routes);
-  if (!unknown.empty()) {
-    std::string list;
-    for (const std::string& rule : unknown) list += "\n  " + rule;
-    return Status::Invalid("the policy names routes this server does not have:" + list);
-  }
-  for (const std::string& route : policy->uncovered(routes)) {
-    log << "tendril serve: warning: no policy rule for " << route << "; it is denied to everyone\n";
-  }
+  TENDRIL_RETURN_IF_ERROR(api::checkPolicy(*policy, endpoints, warnings));
   return policy;
 }
 
 }  // namespace
 
 struct ServiceApp::Parts {
+  Status reloadPolicy();
+
   service::ServiceConfig config;
   std::unique_ptr<store::MetadataStore> store;
   std::unique_ptr<service::AuthService> auth;
@@ -84,6 +77,9 @@ struct ServiceApp::Parts {
   std::unique_ptr<service::AuditLog> audit;
   std::unique_ptr<service::AccountService> accounts;
   std::unique_ptr<service::PolicyHolder> policy;
+  std::vector<api::Endpoint> endpoints;
+  std::mutex reload_mutex;  // SIGHUP and the reload endpoint may overlap
+  std::vector<std::string> warnings;  // from the last policy check, for the log
   api::MetricsRegistry metrics;
   std::unique_ptr<api::Pipeline> pipeline;
   std::shared_ptr<const nlohmann::json> openapi;
@@ -149,10 +145,13 @@ Result<std::unique_ptr<ServiceApp>> ServiceApp::create(const service::ServiceCon
       std::move(*placeholder),
       config.policy_file.empty() ? std::nullopt
                                  : std::optional<std::filesystem::path>(config.policy_file));
-  std::vector<api::Endpoint> endpoints = api::declareEndpoints(
-      api::Services{*parts->store, *parts->auth, *parts->accounts, *parts->audit, *parts->policy},
+  Parts* raw = parts.get();
+  parts->endpoints = api::declareEndpoints(
+      api::Services{*parts->store, *parts->auth, *parts->accounts, *parts->audit, *parts->policy,
+                    [raw] { return raw->reloadPolicy(); }},
       &parts->openapi);
-  Result<service::Policy> policy = initialPolicy(config, endpoints, std::cerr);
+  const std::vector<api::Endpoint>& endpoints = parts->endpoints;
+  Result<service::Policy> policy = initialPolicy(config, endpoints, &parts->warnings);
   if (!policy.ok()) return policy.status();
   parts->policy->replace(std::move(*policy));
 
@@ -186,7 +185,19 @@ Status ServiceApp::start() {
 
 uint16_t ServiceApp::port() const { return parts_->server->port(); }
 
-Status ServiceApp::reloadPolicy() { return parts_->policy->reload(); }
+Status ServiceApp::reloadPolicy() { return parts_->reloadPolicy(); }
+
+Status ServiceApp::Parts::reloadPolicy() {
+  std::lock_guard lock(reload_mutex);
+  if (config.policy_file.empty()) {
+    return Status::Precondition("the server runs on its built-in policy; set policy_file to "
+                                "reload one from a file");
+  }
+  warnings.clear();
+  return api::reloadPolicyFile(*policy, config.policy_file, endpoints, &warnings);
+}
+
+const std::vector<std::string>& ServiceApp::policyWarnings() const { return parts_->warnings; }
 
 void ServiceApp::stop() {
   if (parts_ && parts_->server) parts_->server->stop();

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "service/config.h"
@@ -18,7 +20,8 @@ namespace tendril::cli {
 
 class ServiceApp {
  public:
-  // Everything up to (not including) listening. `out` gets the one-time admin password line.
+  // Everything up to (not including) listening. `out` gets the first-admin lines (the one-time
+  // password); policyWarnings() then lists what the policy check found.
   static Result<std::unique_ptr<ServiceApp>> create(const service::ServiceConfig& config,
                                                     const service::Environment& env,
                                                     std::ostream& out);
@@ -26,8 +29,11 @@ class ServiceApp {
 
   Status start();
   uint16_t port() const;
-  // Re-reads the policy file (SIGHUP); the old policy stays on error.
+  // Re-reads the policy file (SIGHUP; the reload endpoint does the same) and checks it against
+  // the routes; the old policy stays on error.
   Status reloadPolicy();
+  // Warnings of the last policy check (routes no rule covers).
+  const std::vector<std::string>& policyWarnings() const;
   void stop();
 
  private:

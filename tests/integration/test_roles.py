@@ -410,6 +410,18 @@ def test_broken_policy_keeps_the_old_one(policy_server, broken):
                                       token=policy_server.admin_token()))
 
 
+def test_stale_rule_is_refused_and_the_old_policy_stays(policy_server):
+    # A rule for a route the server does not have is a typo or a leftover: refused, not kept
+    # silently (Hanami kept such rules).
+    policy_server.policy_path.write_text(policy_text("member, admin") +
+                                         "GET /api/v1/no-such-route admin\n")
+    problem = expect_problem(reload(policy_server), 400, "invalid-argument")
+    assert "/api/v1/no-such-route" in problem.get("detail", ""), problem
+    expect_problem(policy_server.request("GET", "/api/v1/projects",
+                                         token=policy_server.member_token),
+                   403, "permission-denied")
+
+
 def test_deny_by_default(policy_server):
     text = policy_text("admin").replace(
         "GET     /api/v1/users                                 admin",
