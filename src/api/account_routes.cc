@@ -18,20 +18,6 @@ const std::vector<PolicyRole> kManagers = {PolicyRole::kProjectAdmin, PolicyRole
 const std::vector<PolicyRole> kInProject = {PolicyRole::kMember, PolicyRole::kProjectAdmin,
                                             PolicyRole::kAdmin};
 
-Endpoint declare(std::string method, std::string path, std::string operation_id,
-                 std::string summary, std::vector<PolicyRole> roles) {
-  Endpoint endpoint;
-  endpoint.method = std::move(method);
-  endpoint.path = std::move(path);
-  endpoint.tag = operation_id.substr(0, operation_id.find('.'));
-  endpoint.operation_id = std::move(operation_id);
-  endpoint.summary = std::move(summary);
-  endpoint.roles = std::move(roles);
-  if (endpoint.method == "POST") endpoint.success_status = 201;
-  if (endpoint.method == "DELETE") endpoint.success_status = 204;
-  return endpoint;
-}
-
 // --- Input ---------------------------------------------------------------------------------
 
 Field idInPath(std::string name, std::string what) {

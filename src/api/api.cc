@@ -8,8 +8,8 @@
 namespace tendril::api {
 namespace {
 
-using service::Principal;
 using service::PolicyRole;
+using service::Principal;
 
 // Prometheus label for a login's outcome: a bounded set.
 std::string_view loginResultLabel(const Status& status) {
@@ -25,8 +25,8 @@ std::string_view loginResultLabel(const Status& status) {
   }
 }
 
-Response withHeaders(Response response, const std::vector<std::pair<std::string, std::string>>&
-                                            headers) {
+Response withHeaders(Response response,
+                     const std::vector<std::pair<std::string, std::string>>& headers) {
   for (const auto& header : headers) response.headers.push_back(header);
   return response;
 }
@@ -117,9 +117,8 @@ class EndpointRunner {
     ValidatedInput validated = validateInput(endpoint_, request);
     if (!validated.ok()) {
       if (endpoint_.isAudited()) {
-        audit(call, validated.unsupported_media_type
-                        ? Status::Invalid("unsupported media type")
-                        : Status::Invalid("invalid input"));
+        audit(call, validated.unsupported_media_type ? Status::Invalid("unsupported media type")
+                                                     : Status::Invalid("invalid input"));
       }
       return inputProblem(validated, request.path);
     }
@@ -157,8 +156,7 @@ class EndpointRunner {
     for (const Field& field : endpoint_.input) {
       const std::string prefix = field.name + ": ";
       if (status.message().starts_with(prefix)) {
-        return validationProblem({{field.name, status.message().substr(prefix.size())}},
-                                 instance);
+        return validationProblem({{field.name, status.message().substr(prefix.size())}}, instance);
       }
     }
     return Response{0, {}, {}, {}};

@@ -52,8 +52,7 @@ Status checkPolicy(const service::Policy& policy, const std::vector<Endpoint>& e
 // Re-reads the policy file at `file` and puts it in force when it parses and passes
 // checkPolicy(); otherwise the policy in force stays and the error is returned.
 Status reloadPolicyFile(service::PolicyHolder& holder, const std::filesystem::path& file,
-                        const std::vector<Endpoint>& endpoints,
-                        std::vector<std::string>* warnings);
+                        const std::vector<Endpoint>& endpoints, std::vector<std::string>* warnings);
 
 // Registers every endpoint on `router`, wrapped in the pipeline. `pipeline` must outlive the
 // router. The endpoints are shared with the routes (and the OpenAPI handler keeps its own copy).

@@ -59,29 +59,23 @@ Field passwordField(std::string name) {
 
 void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
                       store::MetadataStore& store) {
-  Endpoint login;
-  login.method = "POST";
-  login.path = "/api/v1/auth/login";
-  login.operation_id = "auth.login";
-  login.tag = "auth";
-  login.summary = "Log in with a name and password";
+  Endpoint login = declare("POST", "/api/v1/auth/login", "auth.login",
+                           "Log in with a name and password", kEveryone);
+  login.success_status = 200;  // a session, not a created resource
   login.description =
       "Opens a session in `project_id`, or in the user's first project by name. Wrong name and "
       "wrong password give the same 401; repeated failures give 429 with Retry-After.";
-  login.roles = kEveryone;
   login.audited = true;
   login.input = {Field::string("name").required().length(1, 256).describe("the user name"),
-                 Field::string("password").required().length(1, 1024).secret(),
-                 projectIdField()};
+                 Field::string("password").required().length(1, 1024).secret(), projectIdField()};
   login.output = sessionOutput();
   login.handler = [&auth](Call& call) -> Result<Reply> {
     const std::string name = call.input["name"];
     call.audit_target = name;
     int retry_after_s = 0;
-    Result<service::SessionTokens> session =
-        auth.login(name, call.input["password"].get<std::string>(),
-                   call.input.value("project_id", std::string()), call.request.remote_address,
-                   &retry_after_s);
+    Result<service::SessionTokens> session = auth.login(
+        name, call.input["password"].get<std::string>(),
+        call.input.value("project_id", std::string()), call.request.remote_address, &retry_after_s);
     if (!session.ok()) {
       if (session.status().code() == Code::kResourceExhausted) {
         call.response_headers.emplace_back("Retry-After", std::to_string(retry_after_s));
@@ -93,16 +87,12 @@ void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
   };
   out.push_back(std::move(login));
 
-  Endpoint refresh;
-  refresh.method = "POST";
-  refresh.path = "/api/v1/auth/refresh";
-  refresh.operation_id = "auth.refresh";
-  refresh.tag = "auth";
-  refresh.summary = "Exchange a refresh token for a new session (rotation)";
+  Endpoint refresh = declare("POST", "/api/v1/auth/refresh", "auth.refresh",
+                             "Exchange a refresh token for a new session (rotation)", kEveryone);
+  refresh.success_status = 200;  // a session, not a created resource
   refresh.description =
       "The refresh token used is revoked. Presenting an already used refresh token ends every "
       "session of its user.";
-  refresh.roles = kEveryone;
   refresh.input = {Field::string("refresh_token").required().length(1, 256).secret()};
   refresh.output = sessionOutput();
   refresh.handler = [&auth](Call& call) -> Result<Reply> {
@@ -114,13 +104,8 @@ void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
   };
   out.push_back(std::move(refresh));
 
-  Endpoint logout;
-  logout.method = "POST";
-  logout.path = "/api/v1/auth/logout";
-  logout.operation_id = "auth.logout";
-  logout.tag = "auth";
-  logout.summary = "End the current session (or every session with `all`)";
-  logout.roles = kLoggedIn;
+  Endpoint logout = declare("POST", "/api/v1/auth/logout", "auth.logout",
+                            "End the current session (or every session with `all`)", kLoggedIn);
   logout.success_status = 204;
   logout.input = {Field::string("refresh_token").length(1, 256).secret(),
                   Field::boolean("all").defaultsTo(false).describe("end every session")};
@@ -132,13 +117,8 @@ void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
   };
   out.push_back(std::move(logout));
 
-  Endpoint whoami;
-  whoami.method = "GET";
-  whoami.path = "/api/v1/auth/whoami";
-  whoami.operation_id = "auth.whoami";
-  whoami.tag = "auth";
-  whoami.summary = "Who the credentials belong to, and their projects";
-  whoami.roles = kLoggedIn;
+  Endpoint whoami = declare("GET", "/api/v1/auth/whoami", "auth.whoami",
+                            "Who the credentials belong to, and their projects", kLoggedIn);
   whoami.output = {
       {"user", FieldType::kObject, "id, name, is_admin"},
       {"project_id", FieldType::kString, "the current project", true},
@@ -170,13 +150,10 @@ void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
   };
   out.push_back(std::move(whoami));
 
-  Endpoint switch_project;
-  switch_project.method = "POST";
-  switch_project.path = "/api/v1/auth/switch";
-  switch_project.operation_id = "auth.switch";
-  switch_project.tag = "auth";
-  switch_project.summary = "Open a session in another project (the current one ends)";
-  switch_project.roles = kLoggedIn;
+  Endpoint switch_project =
+      declare("POST", "/api/v1/auth/switch", "auth.switch",
+              "Open a session in another project (the current one ends)", kLoggedIn);
+  switch_project.success_status = 200;  // a session, not a created resource
   switch_project.input = {projectIdField().required()};
   switch_project.output = sessionOutput();
   switch_project.handler = [&auth](Call& call) -> Result<Reply> {
@@ -188,13 +165,8 @@ void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
   };
   out.push_back(std::move(switch_project));
 
-  Endpoint password;
-  password.method = "POST";
-  password.path = "/api/v1/auth/password";
-  password.operation_id = "auth.password";
-  password.tag = "auth";
-  password.summary = "Change your own password (your other sessions end)";
-  password.roles = kLoggedIn;
+  Endpoint password = declare("POST", "/api/v1/auth/password", "auth.password",
+                              "Change your own password (your other sessions end)", kLoggedIn);
   password.success_status = 204;
   password.input = {passwordField("current_password"), passwordField("new_password")};
   password.handler = [&auth](Call& call) -> Result<Reply> {

@@ -203,10 +203,8 @@ Message checkString(const Field& field, const std::string& text) {
   if (!code_points) return "must be valid UTF-8";
   if (text.find('\0') != std::string::npos) return "must not contain NUL characters";
   if (outsideLength(field, *code_points)) return lengthRule(field, "characters long");
-  if (!field.allowed.empty()) {
-    for (const std::string& allowed : field.allowed) {
-      if (text == allowed) return std::nullopt;
-    }
+  if (!field.allowed.empty() &&
+      std::find(field.allowed.begin(), field.allowed.end(), text) == field.allowed.end()) {
     std::string list;
     for (const std::string& allowed : field.allowed) list += (list.empty() ? "" : ", ") + allowed;
     return "must be one of: " + list;
@@ -578,6 +576,20 @@ Response inputProblem(const ValidatedInput& input, std::string_view instance) {
                              "send the body as application/json", instance);
   }
   return validationProblem(input.errors, instance);
+}
+
+Endpoint declare(std::string method, std::string path, std::string operation_id,
+                 std::string summary, std::vector<service::PolicyRole> roles) {
+  Endpoint endpoint;
+  endpoint.method = std::move(method);
+  endpoint.path = std::move(path);
+  endpoint.tag = operation_id.substr(0, operation_id.find('.'));
+  endpoint.operation_id = std::move(operation_id);
+  endpoint.summary = std::move(summary);
+  endpoint.roles = std::move(roles);
+  if (endpoint.method == "POST") endpoint.success_status = 201;
+  if (endpoint.method == "DELETE") endpoint.success_status = 204;
+  return endpoint;
 }
 
 }  // namespace tendril::api

@@ -44,11 +44,11 @@ struct Field {
   FieldSource source = FieldSource::kBody;
   FieldType type = FieldType::kString;
   bool is_required = false;
-  nlohmann::json default_value;                    // null: no default
-  std::optional<int64_t> min_value, max_value;     // integers and numbers (inclusive)
-  std::optional<size_t> min_length, max_length;    // strings (Unicode code points), arrays (items)
-  std::string regex;                               // strings only; must match the whole value
-  std::vector<std::string> allowed;                // strings only: an enumeration
+  nlohmann::json default_value;                  // null: no default
+  std::optional<int64_t> min_value, max_value;   // integers and numbers (inclusive)
+  std::optional<size_t> min_length, max_length;  // strings (Unicode code points), arrays (items)
+  std::string regex;                             // strings only; must match the whole value
+  std::vector<std::string> allowed;              // strings only: an enumeration
   std::string description;
   bool is_secret = false;  // never echoed in errors, logs or the audit trail (passwords, tokens)
 
@@ -60,9 +60,19 @@ struct Field {
   static Field array(std::string name) { return make(std::move(name), FieldType::kArray); }
 
   // A path parameter: always required, a string unless typed otherwise.
-  Field inPath() && { source = FieldSource::kPath; is_required = true; return std::move(*this); }
-  Field inQuery() && { source = FieldSource::kQuery; return std::move(*this); }
-  Field required() && { is_required = true; return std::move(*this); }
+  Field inPath() && {
+    source = FieldSource::kPath;
+    is_required = true;
+    return std::move(*this);
+  }
+  Field inQuery() && {
+    source = FieldSource::kQuery;
+    return std::move(*this);
+  }
+  Field required() && {
+    is_required = true;
+    return std::move(*this);
+  }
   Field defaultsTo(nlohmann::json value) && {
     default_value = std::move(value);
     return std::move(*this);
@@ -89,7 +99,10 @@ struct Field {
     description = std::move(text);
     return std::move(*this);
   }
-  Field secret() && { is_secret = true; return std::move(*this); }
+  Field secret() && {
+    is_secret = true;
+    return std::move(*this);
+  }
 
  private:
   static Field make(std::string name, FieldType type) {
@@ -159,6 +172,11 @@ struct Endpoint {
   bool isAudited() const { return audited.value_or(method != "GET" && method != "HEAD"); }
 };
 
+// The part every declaration starts with: the tag is the operation id up to its first dot
+// ("users.create" -> "users"); POST answers 201 and DELETE 204 unless changed afterwards.
+Endpoint declare(std::string method, std::string path, std::string operation_id,
+                 std::string summary, std::vector<service::PolicyRole> roles);
+
 // One problem with one field, reported all together in the 400 problem's `errors` array.
 struct FieldError {
   std::string field;    // the field name ("" for the body as a whole)
@@ -175,7 +193,7 @@ struct ValidatedInput {
 };
 
 // Bounds validateInput() enforces whatever the declaration says.
-inline constexpr size_t kMaxBodyDepth = 64;        // nesting of JSON arrays and objects
+inline constexpr size_t kMaxBodyDepth = 64;         // nesting of JSON arrays and objects
 inline constexpr size_t kMaxQueryParameters = 256;  // key=value pairs in one query string
 // Longer strings are not matched against a pattern (std::regex recurses once per character):
 // a patterned field without a smaller max_length refuses them.

@@ -382,6 +382,10 @@ TEST(ValidateStringTest, EnumerationIsEnforced) {
   EXPECT_TRUE(validateBody(role, R"({"role": "project-admin"})").ok());
   EXPECT_EQ(bodyMessage(role, R"({"role": "admin"})"), "must be one of: member, project-admin");
   EXPECT_FALSE(validateBody(role, R"({"role": "Member"})").ok());
+  // An enumeration does not switch the pattern off.
+  Field both = Field::string("role").oneOf({"member", "Admin!"}).pattern("[a-z]+");
+  EXPECT_TRUE(validateBody(both, R"({"role": "member"})").ok());
+  EXPECT_EQ(bodyMessage(both, R"({"role": "Admin!"})"), "must match [a-z]+");
 }
 
 // ---- Objects, arrays, booleans --------------------------------------------------------------

@@ -24,7 +24,8 @@ void describePlainRoutes(nlohmann::json& document) {
         {"x-roles", {"anonymous"}},
         {"description", description + " Outside the policy: needs no credentials."},
         {"responses",
-         {{"200", {{"description", summary}, {"content", {{content_type, nlohmann::json::object()}}}}}}}};
+         {{"200",
+           {{"description", summary}, {"content", {{content_type, nlohmann::json::object()}}}}}}}};
   };
   plain("/healthz", "Liveness: 200 while the process answers", "application/json",
         "Body {\"status\": \"ok\"}.");

@@ -36,10 +36,9 @@ class EndpointsTest : public testing::Test {
         std::make_unique<service::AccountService>(*store_, clock_, service::HashCost::kTesting);
     audit_ = std::make_unique<service::AuditLog>(*store_, clock_, nullptr);
     policy_ = std::make_unique<service::PolicyHolder>(*service::Policy::parse("", "none"));
-    endpoints_ =
-        declareEndpoints(Services{*store_, *auth_, *accounts_, *audit_, *policy_,
-                                  [] { return Status::Precondition("no policy file"); }},
-                         &openapi_);
+    endpoints_ = declareEndpoints(Services{*store_, *auth_, *accounts_, *audit_, *policy_,
+                                           [] { return Status::Precondition("no policy file"); }},
+                                  &openapi_);
   }
 
   service::Clock clock_ = [] { return store::TimeMs{1'700'000'000'000}; };

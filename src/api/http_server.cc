@@ -193,10 +193,9 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
           }
           if (error || self->parser_->is_done()) return self->onRead(error);
           if (!self->parser_->is_header_done()) return self->readHeader();
-          http::async_read(self->stream_, self->buffer_, *self->parser_,
-                           [self](beast::error_code body_error, size_t) {
-                             self->onRead(body_error);
-                           });
+          http::async_read(
+              self->stream_, self->buffer_, *self->parser_,
+              [self](beast::error_code body_error, size_t) { self->onRead(body_error); });
         });
   }
 

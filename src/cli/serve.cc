@@ -93,10 +93,10 @@ int runServe(const ServeOptions& options) {
   for (const std::string& warning : service::configWarnings(*config)) {
     log(LogLevel::kWarn, warning);
   }
-  log(LogLevel::kInfo, "starting: data in " + config->data_dir.string() + ", database " +
-                           config->databaseFile().string() + ", policy " +
-                           (config->policy_file.empty() ? std::string("built in")
-                                                        : config->policy_file.string()));
+  log(LogLevel::kInfo,
+      "starting: data in " + config->data_dir.string() + ", database " +
+          config->databaseFile().string() + ", policy " +
+          (config->policy_file.empty() ? std::string("built in") : config->policy_file.string()));
 
   // Block the signals before any thread exists, so every thread inherits the mask and only
   // sigwait() below receives them: no async-signal-safety concerns.
@@ -132,13 +132,13 @@ int runServe(const ServeOptions& options) {
         log(LogLevel::kInfo, "SIGHUP: policy reloaded");
         for (const std::string& warning : (*app)->policyWarnings()) log(LogLevel::kWarn, warning);
       } else {
-        log(LogLevel::kError, "SIGHUP: policy not reloaded, the old one stays: " +
-                                  status.message());
+        log(LogLevel::kError,
+            "SIGHUP: policy not reloaded, the old one stays: " + status.message());
       }
       continue;
     }
-    log(LogLevel::kInfo, std::string(received == SIGINT ? "SIGINT" : "SIGTERM") +
-                             ": shutting down");
+    log(LogLevel::kInfo,
+        std::string(received == SIGINT ? "SIGINT" : "SIGTERM") + ": shutting down");
     break;
   }
   (*app)->stop();

@@ -78,7 +78,7 @@ struct ServiceApp::Parts {
   std::unique_ptr<service::AccountService> accounts;
   std::unique_ptr<service::PolicyHolder> policy;
   std::vector<api::Endpoint> endpoints;
-  std::mutex reload_mutex;  // SIGHUP and the reload endpoint may overlap
+  std::mutex reload_mutex;            // SIGHUP and the reload endpoint may overlap
   std::vector<std::string> warnings;  // from the last policy check, for the log
   api::MetricsRegistry metrics;
   std::unique_ptr<api::Pipeline> pipeline;
@@ -142,9 +142,9 @@ Result<std::unique_ptr<ServiceApp>> ServiceApp::create(const service::ServiceCon
   Result<service::Policy> placeholder = service::Policy::parse("", "none");
   if (!placeholder.ok()) return placeholder.status();
   parts->policy = std::make_unique<service::PolicyHolder>(
-      std::move(*placeholder),
-      config.policy_file.empty() ? std::nullopt
-                                 : std::optional<std::filesystem::path>(config.policy_file));
+      std::move(*placeholder), config.policy_file.empty()
+                                   ? std::nullopt
+                                   : std::optional<std::filesystem::path>(config.policy_file));
   Parts* raw = parts.get();
   parts->endpoints = api::declareEndpoints(
       api::Services{*parts->store, *parts->auth, *parts->accounts, *parts->audit, *parts->policy,
@@ -164,9 +164,8 @@ Result<std::unique_ptr<ServiceApp>> ServiceApp::create(const service::ServiceCon
       [] { return store::databaseErrorCount(); });
   api::Router router;
   store::MetadataStore* store_ptr = parts->store.get();
-  api::addSystemRoutes(router, parts->metrics, [store_ptr]() -> Status {
-    return store_ptr->countAdmins().status();
-  });
+  api::addSystemRoutes(router, parts->metrics,
+                       [store_ptr]() -> Status { return store_ptr->countAdmins().status(); });
   router.add("GET", "/api/docs", [](const api::Request&) {
     return api::Response::text(200, api::apiPageHtml(), "text/html; charset=utf-8");
   });
@@ -190,8 +189,9 @@ Status ServiceApp::reloadPolicy() { return parts_->reloadPolicy(); }
 Status ServiceApp::Parts::reloadPolicy() {
   std::lock_guard lock(reload_mutex);
   if (config.policy_file.empty()) {
-    return Status::Precondition("the server runs on its built-in policy; set policy_file to "
-                                "reload one from a file");
+    return Status::Precondition(
+        "the server runs on its built-in policy; set policy_file to "
+        "reload one from a file");
   }
   warnings.clear();
   return api::reloadPolicyFile(*policy, config.policy_file, endpoints, &warnings);

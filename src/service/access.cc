@@ -40,8 +40,8 @@ bool Access::canManageProject(std::string_view project_id) const {
 Access::ListScope Access::listScope() const {
   ListScope scope;
   if (principal_.is_admin) return scope;
-  if (principal_.project_id.empty() || (principal_.role != PolicyRole::kProjectAdmin &&
-                                        principal_.role != PolicyRole::kMember)) {
+  if (principal_.project_id.empty() ||
+      (principal_.role != PolicyRole::kProjectAdmin && principal_.role != PolicyRole::kMember)) {
     scope.nothing = true;
     return scope;
   }

@@ -192,8 +192,9 @@ Status AuthService::logout(const Principal& caller, std::string_view refresh_tok
 Result<SessionTokens> AuthService::switchProject(const Principal& caller,
                                                  std::string_view project_id) {
   if (caller.method != AuthMethod::kAccessToken) {
-    return Status::Precondition("only a logged-in session can switch project (API keys are bound "
-                                "to one project)");
+    return Status::Precondition(
+        "only a logged-in session can switch project (API keys are bound "
+        "to one project)");
   }
   Result<store::User> user = store_.getUser(caller.user_id);
   if (!user.ok()) return Status::Unauthenticated(std::string(kSessionEnded));
@@ -319,8 +320,9 @@ Result<AuthService::Bootstrap> AuthService::bootstrapAdmin(
   if (*admins > 0) return result;
   result.name = name.value_or(std::string(kDefaultAdminName));
   if (!validUserName(result.name)) {
-    return Status::Invalid("TENDRIL_ADMIN_NAME must be 3-64 characters: a letter, then letters, "
-                           "digits and _ . @ -");
+    return Status::Invalid(
+        "TENDRIL_ADMIN_NAME must be 3-64 characters: a letter, then letters, "
+        "digits and _ . @ -");
   }
   std::string secret = password.value_or("");
   if (!password) {

@@ -24,7 +24,8 @@ class AuthTest : public testing::Test {
     settings.refresh_ttl_s = 3600;
     settings.hash_cost = HashCost::kTesting;
     settings.throttle.max_failures = 3;
-    auth_ = std::make_unique<AuthService>(*store_, [this] { return now_ms_; }, settings);
+    auth_ = std::make_unique<AuthService>(
+        *store_, [this] { return now_ms_; }, settings);
     admin_ = addUser("root", true);
     lead_ = addUser("lead", false);
     member_ = addUser("member", false);
@@ -120,9 +121,8 @@ TEST_F(AuthTest, TokensExpireAndForgedOnesAreRefused) {
   Result<SessionTokens> session = login("member");
   ASSERT_TRUE(session.ok());
   now_ms_ += 61'000;
-  EXPECT_TRUE(
-      failsWith(auth_->authenticateToken(session->access_token).status(), Code::kUnauthenticated,
-                "expired"));
+  EXPECT_TRUE(failsWith(auth_->authenticateToken(session->access_token).status(),
+                        Code::kUnauthenticated, "expired"));
   std::string forged = session->access_token;
   forged[forged.size() - 3] = forged[forged.size() - 3] == 'A' ? 'B' : 'A';
   EXPECT_EQ(auth_->authenticateToken(forged).status().code(), Code::kUnauthenticated);
@@ -139,14 +139,12 @@ TEST_F(AuthTest, RefreshRotatesAndAReusedTokenEndsEverySession) {
   EXPECT_NE(second->refresh_token, first->refresh_token);
   EXPECT_EQ(second->project_id, "p-1");
   // The old access token belonged to the rotated session.
-  EXPECT_EQ(auth_->authenticateToken(first->access_token).status().code(),
-            Code::kUnauthenticated);
+  EXPECT_EQ(auth_->authenticateToken(first->access_token).status().code(), Code::kUnauthenticated);
   EXPECT_TRUE(auth_->authenticateToken(second->access_token).ok());
   // Replaying the first refresh token: theft assumed, every session ends.
   EXPECT_TRUE(failsWith(auth_->refresh(first->refresh_token).status(), Code::kUnauthenticated,
                         "already used"));
-  EXPECT_EQ(auth_->authenticateToken(second->access_token).status().code(),
-            Code::kUnauthenticated);
+  EXPECT_EQ(auth_->authenticateToken(second->access_token).status().code(), Code::kUnauthenticated);
   EXPECT_EQ(auth_->authenticateToken(other_device->access_token).status().code(),
             Code::kUnauthenticated);
   EXPECT_EQ(auth_->refresh("never-issued").status().code(), Code::kUnauthenticated);
@@ -182,8 +180,7 @@ TEST_F(AuthTest, SwitchProjectChecksMembership) {
             Code::kUnauthenticated);
 
   Principal member = *auth_->authenticateToken(login("member")->access_token);
-  EXPECT_TRUE(failsWith(auth_->switchProject(member, "q-1").status(), Code::kPermissionDenied,
-                        ""));
+  EXPECT_TRUE(failsWith(auth_->switchProject(member, "q-1").status(), Code::kPermissionDenied, ""));
 }
 
 TEST_F(AuthTest, RemovedMembershipTakesEffectOnTheNextRequest) {
@@ -241,8 +238,8 @@ TEST_F(AuthTest, ApiKeysActAsTheirCreatorCappedByTheCreatorsRole) {
   ASSERT_TRUE(store_->setMembership("p-1", member_, store::Role::kMember, now_ms_).ok());
   EXPECT_TRUE(auth_->authenticateApiKey(secret).ok());
   now_ms_ += 10'000;
-  EXPECT_TRUE(failsWith(auth_->authenticateApiKey(secret).status(), Code::kUnauthenticated,
-                        "expired"));
+  EXPECT_TRUE(
+      failsWith(auth_->authenticateApiKey(secret).status(), Code::kUnauthenticated, "expired"));
 }
 
 TEST_F(AuthTest, BootstrapCreatesTheFirstAdminOnlyOnce) {
@@ -251,7 +248,8 @@ TEST_F(AuthTest, BootstrapCreatesTheFirstAdminOnlyOnce) {
   AuthSettings settings;
   settings.token_key = std::string(kKey);
   settings.hash_cost = HashCost::kTesting;
-  AuthService fresh(**opened, [this] { return now_ms_; }, settings);
+  AuthService fresh(
+      **opened, [this] { return now_ms_; }, settings);
 
   EXPECT_TRUE(failsWith(fresh.bootstrapAdmin(std::string("x'; DROP"), std::nullopt).status(),
                         Code::kInvalidArgument, "TENDRIL_ADMIN_NAME"));

@@ -67,8 +67,8 @@ Result<store::TimeMs> parseIsoTime(std::string_view text) {
   std::string_view zone = text.substr(at);
   if (zone != "Z" && zone != "+00:00") return invalid();
   std::chrono::year_month_day date{std::chrono::year(year),
-                                  std::chrono::month(static_cast<unsigned>(month)),
-                                  std::chrono::day(static_cast<unsigned>(day))};
+                                   std::chrono::month(static_cast<unsigned>(month)),
+                                   std::chrono::day(static_cast<unsigned>(day))};
   if (year < 1970 || !date.ok() || hour > 23 || minute > 59 || second > 59) return invalid();
   int64_t days = std::chrono::sys_days(date).time_since_epoch().count();
   return ((days * 24 + hour) * 60 + minute) * 60'000 + second * 1000 + millis;

@@ -24,9 +24,9 @@ struct Principal {
   // at once); kUser when logged in without a project; kAnonymous without credentials.
   PolicyRole role = PolicyRole::kAnonymous;
   AuthMethod method = AuthMethod::kNone;
-  std::string session_id;   // access tokens: the session (refresh-token chain) it belongs to
-  std::string api_key_id;   // API keys: the key's id
-  int64_t expires_at = 0;   // access tokens: unix seconds; 0 otherwise
+  std::string session_id;  // access tokens: the session (refresh-token chain) it belongs to
+  std::string api_key_id;  // API keys: the key's id
+  int64_t expires_at = 0;  // access tokens: unix seconds; 0 otherwise
 
   bool authenticated() const { return method != AuthMethod::kNone; }
 };
