@@ -245,7 +245,7 @@ struct ShippedServices {
   tendril::service::PolicyHolder policy{tendril::service::Policy()};
   std::shared_ptr<const nlohmann::json> openapi;
   std::vector<Endpoint> endpoints = tendril::api::declareEndpoints(
-      {*store, auth, accounts, audit, policy, [] { return tendril::Status::Ok(); }}, &openapi);
+      {auth, accounts, audit, policy, [] { return tendril::Status::Ok(); }}, &openapi);
 
   static tendril::service::AuthSettings settings() {
     require(tendril::service::initCredentials().ok(), "libsodium starts");

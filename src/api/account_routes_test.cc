@@ -184,7 +184,7 @@ TEST_F(AccountRoutesTest, OutputDeclarationsNameEveryReplyField) {
   EXPECT_EQ(keys(projectJson(store::Project{})), names(projectOutput()));
   EXPECT_EQ(keys(projectJson(store::Project{}, std::nullopt)), names(projectWithRoleOutput()));
   EXPECT_EQ(keys(membershipJson(service::MemberView{})), names(membershipOutput()));
-  EXPECT_EQ(keys(auditEntryJson(store::AuditEntry{})), names(auditEntryOutput()));
+  EXPECT_EQ(keys(service::auditEntryJson(store::AuditEntry{})), names(auditEntryOutput()));
   EXPECT_EQ(keys(errorEntryJson(store::ErrorEntry{})), names(errorEntryOutput()));
   EXPECT_TRUE(apiKeyJson(key)["expires_at"].is_null());
   EXPECT_EQ(apiKeyJson(key)["last_used_at"], "1970-01-01T00:00:00.005Z");

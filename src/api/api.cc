@@ -2,7 +2,7 @@
 
 #include <exception>
 #include <map>
-#include <set>
+#include <optional>
 #include <sstream>
 
 namespace tendril::api {
@@ -130,8 +130,8 @@ class EndpointRunner {
     }
     if (endpoint_.isAudited()) audit(call, reply.status());
     if (!reply.ok()) {
-      Response response = fieldProblem(reply.status(), request.path);
-      if (response.status == 0) response = problemFor(reply.status(), request);
+      Response response =
+          fieldProblem(reply.status(), request.path).value_or(problemFor(reply.status(), request));
       if (response.status >= 500) {
         pipeline_.audit.recordError(call.principal.user_id, "api", reply.status().toString(),
                                     endpoint_.method + " " + request.path);
@@ -150,16 +150,16 @@ class EndpointRunner {
 
  private:
   // A handler's InvalidArgument that names one of the declared fields ("cursor: malformed")
-  // gets the same `errors` list as a validation failure; anything else: status 0.
-  Response fieldProblem(const Status& status, std::string_view instance) const {
-    if (status.code() != Code::kInvalidArgument) return Response{0, {}, {}, {}};
+  // gets the same `errors` list as a validation failure; anything else: none.
+  std::optional<Response> fieldProblem(const Status& status, std::string_view instance) const {
+    if (status.code() != Code::kInvalidArgument) return std::nullopt;
     for (const Field& field : endpoint_.input) {
       const std::string prefix = field.name + ": ";
       if (status.message().starts_with(prefix)) {
         return validationProblem({{field.name, status.message().substr(prefix.size())}}, instance);
       }
     }
-    return Response{0, {}, {}, {}};
+    return std::nullopt;
   }
 
   Result<Reply> run(Call& call) const {

@@ -58,7 +58,7 @@ Field passwordField(std::string name) {
 }  // namespace
 
 void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
-                      store::MetadataStore& store) {
+                      service::AccountService& accounts) {
   Endpoint login = declare("POST", "/api/v1/auth/login", "auth.login",
                            "Log in with a name and password", kEveryone);
   login.success_status = 200;  // a session, not a created resource
@@ -127,10 +127,11 @@ void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
       {"expires_at", FieldType::kString, "when the access token expires", true},
       {"projects", FieldType::kArray, "the user's projects: id, name, role"},
   };
-  whoami.handler = [&store](Call& call) -> Result<Reply> {
+  whoami.handler = [&accounts](Call& call) -> Result<Reply> {
     const service::Principal& caller = call.principal;
     nlohmann::json projects = nlohmann::json::array();
-    Result<std::vector<store::UserProject>> memberships = store.listProjectsForUser(caller.user_id);
+    Result<std::vector<store::UserProject>> memberships =
+        accounts.projectsOfUser(caller, caller.user_id);
     if (!memberships.ok()) return memberships.status();
     for (const store::UserProject& membership : *memberships) {
       projects.push_back({{"id", membership.project.id},

@@ -5,13 +5,13 @@
 #include <vector>
 
 #include "api/endpoint.h"
+#include "service/accounts.h"
 #include "service/auth.h"
-#include "store/store.h"
 
 namespace tendril::api {
 
-// `auth` and `store` must outlive the routes.
+// `auth` and `accounts` must outlive the routes.
 void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
-                      store::MetadataStore& store);
+                      service::AccountService& accounts);
 
 }  // namespace tendril::api

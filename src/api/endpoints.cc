@@ -44,7 +44,7 @@ void describePlainRoutes(nlohmann::json& document) {
 std::vector<Endpoint> declareEndpoints(const Services& services,
                                        std::shared_ptr<const nlohmann::json>* openapi) {
   std::vector<Endpoint> endpoints;
-  addAuthEndpoints(endpoints, services.auth, services.store);
+  addAuthEndpoints(endpoints, services.auth, services.accounts);
   addAccountEndpoints(endpoints, services.accounts);
   addLogEndpoints(endpoints, services.audit);
   addSystemEndpoints(endpoints, services.policy, services.reload_policy, openapi);

@@ -12,13 +12,11 @@
 #include "service/audit.h"
 #include "service/auth.h"
 #include "service/policy.h"
-#include "store/store.h"
 
 namespace tendril::api {
 
 // The services the handlers call; all must outlive the endpoints.
 struct Services {
-  store::MetadataStore& store;
   service::AuthService& auth;
   service::AccountService& accounts;
   service::AuditLog& audit;

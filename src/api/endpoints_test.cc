@@ -36,7 +36,7 @@ class EndpointsTest : public testing::Test {
         std::make_unique<service::AccountService>(*store_, clock_, service::HashCost::kTesting);
     audit_ = std::make_unique<service::AuditLog>(*store_, clock_, nullptr);
     policy_ = std::make_unique<service::PolicyHolder>(*service::Policy::parse("", "none"));
-    endpoints_ = declareEndpoints(Services{*store_, *auth_, *accounts_, *audit_, *policy_,
+    endpoints_ = declareEndpoints(Services{*auth_, *accounts_, *audit_, *policy_,
                                            [] { return Status::Precondition("no policy file"); }},
                                   &openapi_);
   }

@@ -3,7 +3,6 @@
 #include <string>
 #include <utility>
 
-#include "service/audit.h"
 #include "service/clock.h"
 
 namespace tendril::api {
@@ -109,11 +108,6 @@ std::vector<OutputField> apiKeyOutput() {
           nullableText("expires_at", "when the key stops working (ISO-8601 UTC); null: never"),
           {"revoked", FieldType::kBoolean, "revoked keys stop working at once", false},
           nullableText("last_used_at", "when the key was last used (ISO-8601 UTC); null: never")};
-}
-
-nlohmann::json auditEntryJson(const store::AuditEntry& entry) {
-  // One rendering for the list and the event stream.
-  return nlohmann::json::parse(service::auditEntryJson(entry));
 }
 
 std::vector<OutputField> auditEntryOutput() {

@@ -40,9 +40,8 @@ std::vector<OutputField> membershipOutput();
 nlohmann::json apiKeyJson(const store::ApiKey& key);
 std::vector<OutputField> apiKeyOutput();
 
-// {"id", "time", "user_id", "action", "target", "result"}: the same text the audit event
-// stream carries (service::auditEntryJson).
-nlohmann::json auditEntryJson(const store::AuditEntry& entry);
+// Documents service::auditEntryJson(): {"id", "time", "user_id", "action", "target",
+// "result"}, the form of the list and of the event stream alike.
 std::vector<OutputField> auditEntryOutput();
 
 // {"id", "time", "user_id", "component", "message", "context"}

@@ -54,13 +54,9 @@ Status readCommonFilter(const Call& call, Filter* filter) {
 Endpoint declareLog(std::string path, std::string operation_id, std::string summary,
                     std::vector<PolicyRole> roles, std::vector<Field> filters,
                     std::vector<OutputField> output) {
-  Endpoint endpoint;
-  endpoint.method = "GET";
-  endpoint.path = std::move(path);
+  Endpoint endpoint = declare("GET", std::move(path), std::move(operation_id), std::move(summary),
+                              std::move(roles));
   endpoint.tag = "logs";
-  endpoint.operation_id = std::move(operation_id);
-  endpoint.summary = std::move(summary);
-  endpoint.roles = std::move(roles);
   endpoint.input = commonFilterFields();
   endpoint.input.insert(endpoint.input.end(), filters.begin(), filters.end());
   for (Field& field : pagingFields()) endpoint.input.push_back(std::move(field));
@@ -88,7 +84,7 @@ void addLogEndpoints(std::vector<Endpoint>& out, service::AuditLog& audit) {
     Result<store::Page<store::AuditEntry>> page =
         audit.list(call.principal, std::move(filter), pageRequestOf(call.input));
     if (!page.ok()) return page.status();
-    return Reply(pageJson(*page, auditEntryJson));
+    return Reply(pageJson(*page, service::auditEntryJson));
   };
   out.push_back(std::move(audit_list));
 

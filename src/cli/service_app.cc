@@ -146,10 +146,10 @@ Result<std::unique_ptr<ServiceApp>> ServiceApp::create(const service::ServiceCon
                                    ? std::nullopt
                                    : std::optional<std::filesystem::path>(config.policy_file));
   Parts* raw = parts.get();
-  parts->endpoints = api::declareEndpoints(
-      api::Services{*parts->store, *parts->auth, *parts->accounts, *parts->audit, *parts->policy,
-                    [raw] { return raw->reloadPolicy(); }},
-      &parts->openapi);
+  parts->endpoints =
+      api::declareEndpoints(api::Services{*parts->auth, *parts->accounts, *parts->audit,
+                                          *parts->policy, [raw] { return raw->reloadPolicy(); }},
+                            &parts->openapi);
   const std::vector<api::Endpoint>& endpoints = parts->endpoints;
   Result<service::Policy> policy = initialPolicy(config, endpoints, &parts->warnings);
   if (!policy.ok()) return policy.status();

@@ -9,12 +9,10 @@
 
 namespace tendril::service {
 
-std::string auditEntryJson(const store::AuditEntry& entry) {
-  nlohmann::json json = {{"id", entry.id},           {"time", formatIsoTime(entry.time_ms)},
-                         {"user_id", entry.user_id}, {"action", entry.action},
-                         {"target", entry.target},   {"result", entry.result}};
-  // Replace, not throw, on invalid UTF-8: a target is caller-supplied text.
-  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+nlohmann::json auditEntryJson(const store::AuditEntry& entry) {
+  return {{"id", entry.id},           {"time", formatIsoTime(entry.time_ms)},
+          {"user_id", entry.user_id}, {"action", entry.action},
+          {"target", entry.target},   {"result", entry.result}};
 }
 
 AuditLog::AuditLog(store::MetadataStore& store, Clock clock, EventHub* events)
@@ -31,7 +29,11 @@ void AuditLog::record(const Principal& who, std::string_view action, std::string
   }
   if (events_ != nullptr) {
     // No project: non-admins receive only their own entries, as list() shows them.
-    events_->publish(Event{"audit", auditEntryJson(entry), "", who.user_id});
+    // Replace, not throw, on invalid UTF-8: a target is caller-supplied text.
+    events_->publish(
+        Event{"audit",
+              auditEntryJson(entry).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+              "", who.user_id});
   }
 }
 

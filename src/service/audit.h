@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -29,9 +30,9 @@
 
 namespace tendril::service {
 
-// The wire form of an audit entry, as JSON object text:
+// The wire form of an audit entry, for the API's list and the event stream alike:
 // {"id", "time" (ISO-8601), "user_id", "action", "target", "result"}.
-std::string auditEntryJson(const store::AuditEntry& entry);
+nlohmann::json auditEntryJson(const store::AuditEntry& entry);
 
 class AuditLog {
  public:

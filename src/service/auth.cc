@@ -3,6 +3,8 @@
 #include <cassert>
 #include <chrono>
 
+#include "service/accounts.h"
+
 namespace tendril::service {
 namespace {
 
@@ -11,17 +13,6 @@ constexpr std::string_view kSessionEnded = "the session has ended; log in again"
 // last_used_at is written at most this often per key, so a busy program costs no write per call.
 constexpr store::TimeMs kApiKeyTouchIntervalMs = 60'000;
 constexpr std::string_view kDefaultAdminName = "admin";
-// The rule every user name follows (the API's kNamePattern and length limits, which the service
-// layer cannot include): bootstrap names are checked too (Hanami's were not).
-bool validUserName(std::string_view name) {
-  auto letter = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
-  if (name.size() < 3 || name.size() > 64 || !letter(name.front())) return false;
-  for (char c : name) {
-    bool digit = c >= '0' && c <= '9';
-    if (!letter(c) && !digit && c != '_' && c != '.' && c != '@' && c != '-') return false;
-  }
-  return true;
-}
 
 PolicyRole policyRoleOf(store::Role role) {
   return role == store::Role::kProjectAdmin ? PolicyRole::kProjectAdmin : PolicyRole::kMember;
@@ -319,7 +310,8 @@ Result<AuthService::Bootstrap> AuthService::bootstrapAdmin(
   if (!admins.ok()) return admins.status();
   if (*admins > 0) return result;
   result.name = name.value_or(std::string(kDefaultAdminName));
-  if (!validUserName(result.name)) {
+  // Bootstrap names follow the same rule as names sent to the API (Hanami's were unchecked).
+  if (!isValidName(result.name)) {
     return Status::Invalid(
         "TENDRIL_ADMIN_NAME must be 3-64 characters: a letter, then letters, "
         "digits and _ . @ -");
