@@ -4,6 +4,7 @@
 //
 // The oracle (abort() on failure, so libFuzzer keeps the input):
 // - nothing throws (the router turns a throw into 500, which is therefore a failure too);
+// - on a raw_body endpoint the body (bytes and Content-Type) never changes the outcome;
 // - input that validateInput() accepts has every required field, only declared fields, each
 //   of its declared JSON type and within its length, range, pattern and enumeration;
 // - refused input gets a 400 or 415 problem whose body is JSON, and long secret values are
@@ -34,6 +35,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tendril::api::Endpoint;
 using tendril::api::Field;
+using tendril::api::FieldSource;
 using tendril::api::FieldType;
 using tendril::api::Request;
 using tendril::api::Response;
@@ -53,7 +55,8 @@ void require(bool condition, const char* what) {
   std::abort();
 }
 
-Endpoint declare(std::string method, std::string path, std::string id, std::vector<Field> input) {
+Endpoint declare(std::string method, std::string path, std::string id, std::vector<Field> input,
+                 bool raw_body = false) {
   Endpoint endpoint;
   endpoint.method = std::move(method);
   endpoint.path = std::move(path);
@@ -62,6 +65,7 @@ Endpoint declare(std::string method, std::string path, std::string id, std::vect
   endpoint.summary = "fuzzed";
   endpoint.roles = {PolicyRole::kAdmin};
   endpoint.input = std::move(input);
+  endpoint.raw_body = raw_body;
   if (endpoint.method == "POST") endpoint.success_status = 201;
   return endpoint;
 }
@@ -101,9 +105,15 @@ std::vector<Endpoint> declarations() {
                Field::boolean("dry_run").inQuery().defaultsTo(false),
                Field::array("values").required().length(1, 16),
                Field::number("weight").range(-10, 10).defaultsTo(1.5),
-               Field::integer("count").range(0, 100), Field::object("meta"),
+               Field::integer("count").range(0, 100).nullable(), Field::object("meta"),
                Field::string("note").pattern("[ -~]*"),
                Field::string("token").length(0, 40).pattern("[A-Za-z0-9]*").secret()}),
+      // A dataset-part upload: raw bytes, fields from path and query only.
+      declare("PUT", "/api/v1/datasets/{id}/parts/{part}", "datasets.parts.put",
+              {Field::string("id").inPath().pattern(kUuidPattern),
+               Field::string("part").inPath().oneOf({"images", "labels", "table"}),
+               Field::integer("offset").inQuery().range(0, INT64_MAX).defaultsTo(0)},
+              /*raw_body=*/true),
   };
 }
 
@@ -171,6 +181,11 @@ void checkAccepted(const Endpoint& endpoint, const nlohmann::json& input) {
       continue;
     }
     const nlohmann::json& value = *it;
+    if (value.is_null()) {
+      require(field.is_nullable && field.source == FieldSource::kBody,
+              "null only where a body field is declared nullable");
+      continue;
+    }
     switch (field.type) {
       case FieldType::kString:
         checkString(field, value);
@@ -221,6 +236,15 @@ void checkSecretsNotQuoted(const Endpoint& endpoint, const Request& request,
 
 Response runEndpoint(const Endpoint& endpoint, const Request& request) {
   ValidatedInput validated = validateInput(endpoint, request);
+  if (endpoint.raw_body) {
+    Request without_body = request;
+    without_body.body.clear();
+    without_body.headers.erase("content-type");
+    ValidatedInput again = validateInput(endpoint, without_body);
+    require(again.ok() == validated.ok() && again.input == validated.input &&
+                again.errors.size() == validated.errors.size(),
+            "a raw body never changes validation");
+  }
   if (validated.ok()) {
     checkAccepted(endpoint, validated.input);
     return Response::json(endpoint.success_status, validated.input);
@@ -245,7 +269,7 @@ struct ShippedServices {
   tendril::service::PolicyHolder policy{tendril::service::Policy()};
   std::shared_ptr<const nlohmann::json> openapi;
   std::vector<Endpoint> endpoints = tendril::api::declareEndpoints(
-      {auth, accounts, audit, policy, [] { return tendril::Status::Ok(); }}, &openapi);
+      {auth, accounts, audit, policy, [] { return tendril::Status::Ok(); }, {}}, &openapi);
 
   static tendril::service::AuthSettings settings() {
     require(tendril::service::initCredentials().ok(), "libsodium starts");

@@ -1,9 +1,12 @@
 #include "api/api.h"
 
+#include <cctype>
 #include <exception>
 #include <map>
 #include <optional>
 #include <sstream>
+
+#include "service/credentials.h"
 
 namespace tendril::api {
 namespace {
@@ -100,19 +103,86 @@ Response problemFor(const Status& status, const Request& request) {
   return response;
 }
 
+// `Content-Disposition: attachment` for `filename`: a quoted ASCII fallback in which anything
+// that could end the quoted string, split the header or name another directory ('"', '\\',
+// control characters, '/', non-ASCII bytes) is '_', and the exact name percent-encoded in
+// `filename*` (RFC 6266, RFC 8187) when they differ.
+std::string contentDisposition(std::string_view filename) {
+  std::string fallback;
+  std::string encoded;
+  bool exact = true;
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (char c : filename) {
+    auto byte = static_cast<unsigned char>(c);
+    bool plain = byte >= 0x20 && byte < 0x7F && c != '"' && c != '\\' && c != '/';
+    fallback += plain ? c : '_';
+    exact = exact && plain;
+    bool attr_char = std::isalnum(byte) != 0 || std::string_view("!#$&+-.^_`|~").find(c) !=
+                                                    std::string_view::npos;
+    if (attr_char && byte < 0x80) {
+      encoded += c;
+    } else {
+      encoded += '%';
+      encoded += kHex[byte >> 4];
+      encoded += kHex[byte & 0x0F];
+    }
+  }
+  std::string value = "attachment; filename=\"" + fallback + "\"";
+  if (!exact) value += "; filename*=UTF-8''" + encoded;
+  return value;
+}
+
+// A handler's success as the response to send.
+Response successResponse(unsigned status, Reply& reply) {
+  Response response;
+  if (status == 204) {
+    response = Response::text(204, "", "application/json");
+  } else if (!reply.content_type.empty() || !reply.file.empty()) {
+    std::string content_type = reply.content_type.empty() ? "application/octet-stream"
+                                                          : std::move(reply.content_type);
+    response = Response::text(status, reply.file.empty() ? std::move(reply.raw) : std::string(),
+                              std::move(content_type));
+    response.file = std::move(reply.file);
+  } else {
+    response = Response::json(status, reply.body);
+  }
+  if (!reply.filename.empty() && status != 204) {
+    response.headers.emplace_back("Content-Disposition", contentDisposition(reply.filename));
+  }
+  return response;
+}
+
+// Which of a caller's calls an Idempotency-Key names: the same key from another caller, another
+// project or on another path is another key.
+std::string idempotencyScope(const Principal& principal, const Request& request,
+                             std::string_view key) {
+  std::string who = principal.method == service::AuthMethod::kApiKey
+                        ? "key:" + principal.api_key_id
+                        : "user:" + principal.user_id;
+  return who + "\n" + principal.project_id + "\n" + request.method + "\n" + request.path + "\n" +
+         std::string(key);
+}
+
+// What "the same request" means for a repeated key: the same query and body, byte for byte.
+std::string requestFingerprint(const Request& request) {
+  return service::sha256Hex(std::to_string(request.query.size()) + ":" + request.query +
+                            request.body);
+}
+
 class EndpointRunner {
  public:
-  EndpointRunner(const Endpoint& endpoint, const Pipeline& pipeline, Counter& logins)
-      : endpoint_(endpoint), pipeline_(pipeline), logins_(logins) {}
+  EndpointRunner(const Endpoint& endpoint, const Pipeline& pipeline, Counter& logins,
+                 std::shared_ptr<IdempotencyCache> idempotency)
+      : endpoint_(endpoint),
+        pipeline_(pipeline),
+        logins_(logins),
+        idempotency_(std::move(idempotency)) {}
 
   Response operator()(const Request& request) const {
     Authorization authorization = authorize(request, endpoint_.method, endpoint_.path, pipeline_);
     Call call{request, authorization.principal, nlohmann::json::object(), {}, {}, {}};
-    if (!authorization.refusal.ok()) {
-      // Refused calls are audited too: they are what an audit trail is most often read for.
-      if (endpoint_.isAudited()) audit(call, authorization.refusal);
-      return problemFor(authorization.refusal, request);
-    }
+    // Refused calls are audited too: they are what an audit trail is most often read for.
+    if (!authorization.refusal.ok()) return refuse(call, authorization.refusal);
 
     ValidatedInput validated = validateInput(endpoint_, request);
     if (!validated.ok()) {
@@ -124,6 +194,85 @@ class EndpointRunner {
     }
     call.input = std::move(validated.input);
 
+    Idempotent idempotent = beginIdempotent(call);
+    if (idempotent.answer) return std::move(*idempotent.answer);
+    if (idempotent.ticket == 0) return respond(call);
+    Response response;
+    try {
+      response = respond(call);
+    } catch (...) {  // (the router answers 500) the key must not stay "in progress" for ever
+      idempotency_->abandon(idempotent.scope, idempotent.ticket);
+      throw;
+    }
+    // Only successes are remembered (a failed call may succeed when retried), and no file: it
+    // may be gone by the replay.
+    if (response.status < 300 && response.file.empty()) {
+      idempotency_->complete(idempotent.scope, idempotent.ticket, response);
+    } else {
+      idempotency_->abandon(idempotent.scope, idempotent.ticket);
+    }
+    return response;
+  }
+
+ private:
+  // What the Idempotency-Key says about a call: answer it without running (`answer`: a replay
+  // or a refusal), or run it and report to the memory (`ticket` not 0), or neither (no key).
+  struct Idempotent {
+    std::optional<Response> answer;
+    std::string scope;
+    uint64_t ticket = 0;
+  };
+
+  Idempotent beginIdempotent(const Call& call) const {
+    Idempotent result;
+    const Request& request = call.request;
+    auto header = request.headers.find("idempotency-key");
+    // Creating POSTs only (201 Created, 202 Accepted); elsewhere the header is ignored.
+    bool creates = endpoint_.method == "POST" &&
+                   (endpoint_.success_status == 201 || endpoint_.success_status == 202);
+    if (header == request.headers.end() || !creates || !call.principal.authenticated()) {
+      return result;
+    }
+    const std::string& key = header->second;
+    if (!validIdempotencyKey(key)) {
+      result.answer = refuse(
+          call, Status::Invalid("Idempotency-Key must be 1 to 255 printable ASCII characters"));
+      return result;
+    }
+    std::string scope = idempotencyScope(call.principal, request, key);
+    IdempotencyCache::Begin begun = idempotency_->begin(scope, requestFingerprint(request));
+    switch (begun.state) {
+      case IdempotencyCache::State::kReplay:
+        begun.stored.headers.emplace_back("Idempotent-Replayed", "true");
+        result.answer = std::move(begun.stored);
+        break;
+      case IdempotencyCache::State::kInProgress:
+        result.answer = refuse(call, Status::Precondition(
+                                         "a request with this Idempotency-Key is still being "
+                                         "processed; retry when it has finished"));
+        break;
+      case IdempotencyCache::State::kMismatch:
+        result.answer = refuse(call, Status::Precondition(
+                                         "this Idempotency-Key was already used for a request "
+                                         "with a different body or query; use a new key for a "
+                                         "new request"));
+        break;
+      case IdempotencyCache::State::kStarted:
+        result.scope = std::move(scope);
+        result.ticket = begun.ticket;
+        break;
+    }
+    return result;
+  }
+
+  Response refuse(const Call& call, const Status& refusal) const {
+    if (endpoint_.isAudited()) audit(call, refusal);
+    return problemFor(refusal, call.request);
+  }
+
+  // Steps 4 and 5: the handler and what follows it.
+  Response respond(Call& call) const {
+    const Request& request = call.request;
     Result<Reply> reply = run(call);
     if (endpoint_.operation_id == "auth.login") {
       logins_.increment({std::string(loginResultLabel(reply.status()))});
@@ -139,16 +288,9 @@ class EndpointRunner {
       return withHeaders(std::move(response), call.response_headers);
     }
     unsigned status = reply->status != 0 ? reply->status : endpoint_.success_status;
-    Response response;
-    if (status == 204) {
-      response = Response::text(204, "", "application/json");
-    } else {
-      response = Response::json(status, reply->body);
-    }
-    return withHeaders(std::move(response), call.response_headers);
+    return withHeaders(successResponse(status, *reply), call.response_headers);
   }
 
- private:
   // A handler's InvalidArgument that names one of the declared fields ("cursor: malformed")
   // gets the same `errors` list as a validation failure; anything else: none.
   std::optional<Response> fieldProblem(const Status& status, std::string_view instance) const {
@@ -184,6 +326,7 @@ class EndpointRunner {
   const Endpoint& endpoint_;
   const Pipeline& pipeline_;
   Counter& logins_;
+  std::shared_ptr<IdempotencyCache> idempotency_;
 };
 
 }  // namespace
@@ -241,17 +384,19 @@ Status reloadPolicyFile(service::PolicyHolder& holder, const std::filesystem::pa
 }
 
 void installEndpoints(Router& router, const std::vector<Endpoint>& endpoints,
-                      const Pipeline& pipeline) {
+                      const Pipeline& pipeline, std::shared_ptr<IdempotencyCache> idempotency) {
   Counter& logins = pipeline.metrics.counter(
       "tendril_logins_total", "Login attempts by result (ok, bad_credentials, throttled, error)",
       {"result"});
+  if (idempotency == nullptr) {
+    idempotency = std::make_shared<IdempotencyCache>(IdempotencyLimits{}, service::systemClock());
+  }
   // Each runner keeps its own copy of the declaration, so callers need not keep theirs.
   for (const Endpoint& endpoint : endpoints) {
     auto owned = std::make_shared<const Endpoint>(endpoint);
     router.add(endpoint.method, endpoint.path,
-               [owned, runner = EndpointRunner(*owned, pipeline, logins)](const Request& request) {
-                 return runner(request);
-               });
+               [owned, runner = EndpointRunner(*owned, pipeline, logins, idempotency)](
+                   const Request& request) { return runner(request); });
   }
 }
 

@@ -7,7 +7,18 @@
 //   2. the policy: may this role call this method on this route? Deny by default; a denied
 //      anonymous caller gets 401, anybody else 403.
 //   3. validation of path, query and body against the declaration (400 / 415).
-//   4. the handler, with every exception caught (500).
+//   3a. on creating POSTs (success status 201 or 202) of an authenticated caller, the
+//      Idempotency-Key header when sent: 1 to 255 printable ASCII characters (else 400). The
+//      first successful reply for (caller: user or API key, project, method, path, key) is
+//      remembered (api/idempotency.h: in memory, per process, 10 000 entries, 24 h) with a
+//      SHA-256 of query and body; a repeat with the same query and body gets that reply again
+//      (same status, headers and body, plus `Idempotent-Replayed: true`) without running the
+//      handler or writing an audit entry; with a different query or body, or while the first is
+//      still running, 409 failed-precondition. Failed calls and file replies are not remembered.
+//      Elsewhere the header is ignored.
+//   4. the handler, with every exception caught (500). Its Reply becomes JSON, or raw bytes or a
+//      file (streamed by the server) with its own Content-Type, plus Content-Disposition when it
+//      names a filename (api/endpoint.h).
 //   5. the audit entry for mutating calls, the error log for 5xx replies.
 //
 // WebSocket routes run steps 1 and 2 in their accept step (authorizeUpgrade), so an upgrade is
@@ -20,6 +31,7 @@
 #include <vector>
 
 #include "api/endpoint.h"
+#include "api/idempotency.h"
 #include "api/metrics.h"
 #include "api/router.h"
 #include "service/audit.h"
@@ -56,8 +68,11 @@ Status reloadPolicyFile(service::PolicyHolder& holder, const std::filesystem::pa
 
 // Registers every endpoint on `router`, wrapped in the pipeline. `pipeline` must outlive the
 // router. The endpoints are shared with the routes (and the OpenAPI handler keeps its own copy).
+// `idempotency` is the memory of Idempotency-Keys the routes share; null makes one with the
+// default limits and the system clock.
 void installEndpoints(Router& router, const std::vector<Endpoint>& endpoints,
-                      const Pipeline& pipeline);
+                      const Pipeline& pipeline,
+                      std::shared_ptr<IdempotencyCache> idempotency = nullptr);
 
 // Steps 1 and 2 for a WebSocket upgrade on `route` (a GET path template with a policy rule):
 // the caller, or the problem response refusing the upgrade.

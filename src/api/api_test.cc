@@ -4,6 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "service/accounts.h"
 #include "service/clock.h"
 
 namespace tendril::api {
@@ -47,11 +53,50 @@ class PipelineTest : public testing::Test {
       ++deleted_;
       return Reply();
     };
-    endpoints_ = {open, admin_only};
+    // A creating POST for Idempotency-Key: counts its runs, may fail or wait on request.
+    Endpoint create = declare("POST", "/things", "things.create", "create", {PolicyRole::kAdmin});
+    create.input = {Field::string("name").required(), Field::boolean("dry_run").inQuery()};
+    create.handler = [this](Call& call) -> Result<Reply> {
+      int run = ++created_;
+      if (call.input["name"] == "fail") return Status::Invalid("name: refused on purpose");
+      if (call.input["name"] == "wait") {
+        waiting_.set_value();
+        release_.get_future().wait();
+      }
+      call.response_headers.emplace_back("Location", "/things/" + std::to_string(run));
+      return Reply(nlohmann::json{{"run", run}, {"name", call.input["name"]}});
+    };
+    // Raw bytes in, raw bytes and files out.
+    Endpoint put_blob = declare("PUT", "/blobs/{id}", "blobs.put", "upload", {PolicyRole::kAdmin});
+    put_blob.raw_body = true;
+    put_blob.input = {Field::string("id").inPath(),
+                      Field::integer("offset").inQuery().range(0, 1000).defaultsTo(0)};
+    put_blob.handler = [](Call& call) -> Result<Reply> {
+      return Reply(nlohmann::json{{"received", call.request.body.size()},
+                                  {"offset", call.input["offset"]},
+                                  {"first", static_cast<int>(call.request.body.at(0))}});
+    };
+    Endpoint get_blob = declare("GET", "/blobs/{id}", "blobs.get", "download", {PolicyRole::kAdmin});
+    get_blob.input = {Field::string("id").inPath()};
+    get_blob.handler = [](Call& call) -> Result<Reply> {
+      Reply reply;
+      reply.content_type = "application/octet-stream";
+      std::string id = call.input["id"];
+      if (id == "file") {
+        reply.file = "/some/where/blob.bin";
+        reply.filename = "blob.bin";
+      } else {
+        reply.raw = std::string("\0\x01raw", 5);
+        reply.filename = id;
+      }
+      return reply;
+    };
+    endpoints_ = {open, admin_only, create, put_blob, get_blob};
     policy_ = std::make_unique<service::PolicyHolder>(
         *service::Policy::parse(defaultPolicyText(endpoints_), "test"));
     pipeline_ = std::make_unique<Pipeline>(Pipeline{*auth_, *policy_, *audit_, metrics_});
-    installEndpoints(router_, endpoints_, *pipeline_);
+    idempotency_ = std::make_shared<IdempotencyCache>(IdempotencyLimits{}, clock_);
+    installEndpoints(router_, endpoints_, *pipeline_, idempotency_);
   }
 
   Response call(std::string method, std::string path, std::string body = "",
@@ -74,6 +119,18 @@ class PipelineTest : public testing::Test {
     return nlohmann::json::parse(response.body)["type"];
   }
 
+  static std::string header(const Response& response, std::string_view name) {
+    for (const auto& [key, value] : response.headers) {
+      if (key == name) return value;
+    }
+    return "";
+  }
+
+  std::map<std::string, std::string> adminWithKey(std::string key) {
+    if (admin_token_.empty()) admin_token_ = adminToken();
+    return {{"authorization", "Bearer " + admin_token_}, {"idempotency-key", std::move(key)}};
+  }
+
   service::Clock clock_ = service::systemClock();
   std::unique_ptr<store::MetadataStore> store_;
   std::unique_ptr<service::AuthService> auth_;
@@ -83,7 +140,12 @@ class PipelineTest : public testing::Test {
   std::unique_ptr<Pipeline> pipeline_;
   std::vector<Endpoint> endpoints_;
   Router router_;
+  std::shared_ptr<IdempotencyCache> idempotency_;
+  std::string admin_token_;
   int deleted_ = 0;
+  std::atomic<int> created_{0};
+  std::promise<void> waiting_;  // set by things.create for name "wait" once it runs
+  std::promise<void> release_;  // ... which then waits for this
 };
 
 TEST_F(PipelineTest, AnonymousCallersNeedCredentialsWhereThePolicySaysSo) {
@@ -162,6 +224,158 @@ TEST_F(PipelineTest, DefaultPolicyTextListsEveryEndpoint) {
   std::string text = defaultPolicyText(endpoints_);
   EXPECT_NE(text.find("POST /open anonymous, admin\n"), std::string::npos) << text;
   EXPECT_NE(text.find("DELETE /things/{id} admin\n"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace tendril::api
+
+namespace tendril::api {
+namespace {
+
+TEST_F(PipelineTest, RepeatedIdempotencyKeyReplaysTheFirstReplyWithoutRunningAgain) {
+  Response first = call("POST", "/things", R"({"name": "a"})", adminWithKey("key-1"));
+  ASSERT_EQ(first.status, 201u) << first.body;
+  EXPECT_EQ(header(first, "Idempotent-Replayed"), "");
+  Response again = call("POST", "/things", R"({"name": "a"})", adminWithKey("key-1"));
+  EXPECT_EQ(again.status, 201u);
+  EXPECT_EQ(again.body, first.body);
+  EXPECT_EQ(header(again, "Location"), "/things/1");
+  EXPECT_EQ(header(again, "Idempotent-Replayed"), "true");
+  EXPECT_EQ(created_, 1);
+  // A new key, or none, is a new call.
+  EXPECT_EQ(nlohmann::json::parse(
+                call("POST", "/things", R"({"name": "a"})", adminWithKey("key-2")).body)["run"],
+            2);
+  auto no_key = std::map<std::string, std::string>{{"authorization", "Bearer " + admin_token_}};
+  EXPECT_EQ(call("POST", "/things", R"({"name": "a"})", no_key).status, 201u);
+  EXPECT_EQ(created_, 3);
+}
+
+TEST_F(PipelineTest, IdempotencyKeyWithAnotherBodyOrQueryIsAConflict) {
+  ASSERT_EQ(call("POST", "/things", R"({"name": "a"})", adminWithKey("k")).status, 201u);
+  Response other = call("POST", "/things", R"({"name": "b"})", adminWithKey("k"));
+  EXPECT_EQ(other.status, 409u);
+  EXPECT_EQ(type(other), "https://tendril.dev/problems/failed-precondition");
+  EXPECT_NE(nlohmann::json::parse(other.body)["detail"].get<std::string>().find("different"),
+            std::string::npos);
+  // So is the same body with another query.
+  Request query;
+  query.method = "POST";
+  query.path = "/things";
+  query.query = "dry_run=false";
+  query.body = R"({"name": "a"})";
+  query.headers = adminWithKey("k");
+  query.headers["content-type"] = "application/json";
+  EXPECT_EQ(router_.dispatch(query).response.status, 409u);
+  EXPECT_EQ(created_, 1);
+}
+
+TEST_F(PipelineTest, IdempotencyKeysBelongToTheirCaller) {
+  service::AccountService accounts(*store_, clock_, service::HashCost::kTesting);
+  service::Principal root;
+  root.is_admin = true;
+  root.role = PolicyRole::kAdmin;
+  root.method = service::AuthMethod::kAccessToken;
+  root.user_id = "x";
+  ASSERT_TRUE(accounts.createUser(root, "second", "second-password", true).ok());
+  std::string second = auth_->login("second", "second-password", "", "127.0.0.1", nullptr)
+                           ->access_token;
+  ASSERT_EQ(call("POST", "/things", R"({"name": "a"})", adminWithKey("shared")).status, 201u);
+  Response theirs = call("POST", "/things", R"({"name": "a"})",
+                         {{"authorization", "Bearer " + second}, {"idempotency-key", "shared"}});
+  EXPECT_EQ(theirs.status, 201u);
+  EXPECT_EQ(header(theirs, "Idempotent-Replayed"), "");
+  EXPECT_EQ(created_, 2);
+}
+
+TEST_F(PipelineTest, MalformedIdempotencyKeyIs400) {
+  for (std::string key : {std::string(256, 'k'), std::string("bad\x01key"),
+                          std::string("caf\xc3\xa9")}) {
+    Response response = call("POST", "/things", R"({"name": "a"})", adminWithKey(key));
+    EXPECT_EQ(response.status, 400u);
+    EXPECT_EQ(type(response), "https://tendril.dev/problems/invalid-argument");
+  }
+  EXPECT_EQ(created_, 0);
+  EXPECT_EQ(call("POST", "/things", R"({"name": "a"})", adminWithKey(std::string(255, 'k'))).status,
+            201u);
+}
+
+TEST_F(PipelineTest, FailedCallsAreNotRememberedAndOtherMethodsIgnoreTheKey) {
+  EXPECT_EQ(call("POST", "/things", R"({"name": "fail"})", adminWithKey("k")).status, 400u);
+  EXPECT_EQ(call("POST", "/things", R"({"name": "fail"})", adminWithKey("k")).status, 400u);
+  EXPECT_EQ(created_, 2);  // the retry ran again
+  EXPECT_EQ(idempotency_->size(), 0u);
+  // DELETE is not a creating call: the key means nothing there, even a malformed one.
+  EXPECT_EQ(call("DELETE", "/things/a", "", adminWithKey(std::string(300, 'k'))).status, 204u);
+  EXPECT_EQ(call("DELETE", "/things/a", "", adminWithKey("k")).status, 204u);
+  EXPECT_EQ(deleted_, 2);
+}
+
+TEST_F(PipelineTest, DuplicateWhileTheFirstRunsIs409) {
+  std::string token = adminToken();
+  admin_token_ = token;
+  auto first = std::async(std::launch::async, [&] {
+    return call("POST", "/things", R"({"name": "wait"})", adminWithKey("k"));
+  });
+  waiting_.get_future().wait();
+  Response duplicate = call("POST", "/things", R"({"name": "wait"})", adminWithKey("k"));
+  EXPECT_EQ(duplicate.status, 409u);
+  EXPECT_NE(nlohmann::json::parse(duplicate.body)["detail"].get<std::string>().find("still"),
+            std::string::npos);
+  release_.set_value();
+  Response done = first.get();
+  EXPECT_EQ(done.status, 201u);
+  Response replay = call("POST", "/things", R"({"name": "wait"})", adminWithKey("k"));
+  EXPECT_EQ(replay.body, done.body);
+  EXPECT_EQ(header(replay, "Idempotent-Replayed"), "true");
+  EXPECT_EQ(created_, 1);
+}
+
+TEST_F(PipelineTest, RawBodiesReachTheHandlerUntouched) {
+  Request request;
+  request.method = "PUT";
+  request.path = "/blobs/b1";
+  request.query = "offset=7";
+  request.body = std::string("\x05{not json\0\xff", 13);
+  request.headers = {{"authorization", "Bearer " + adminToken()},
+                     {"content-type", "application/octet-stream"}};
+  Response response = router_.dispatch(request).response;
+  ASSERT_EQ(response.status, 200u) << response.body;
+  nlohmann::json body = nlohmann::json::parse(response.body);
+  EXPECT_EQ(body["received"], 13);
+  EXPECT_EQ(body["offset"], 7);
+  EXPECT_EQ(body["first"], 5);
+  // Query fields are still validated.
+  request.query = "offset=-1";
+  EXPECT_EQ(router_.dispatch(request).response.status, 400u);
+}
+
+TEST_F(PipelineTest, RawAndFileRepliesKeepTheirContentTypeAndFilename) {
+  auto admin = std::map<std::string, std::string>{{"authorization", "Bearer " + adminToken()}};
+  Response raw = call("GET", "/blobs/plain.bin", "", admin);
+  ASSERT_EQ(raw.status, 200u) << raw.body;
+  EXPECT_EQ(raw.content_type, "application/octet-stream");
+  EXPECT_EQ(raw.body, std::string("\0\x01raw", 5));
+  EXPECT_TRUE(raw.file.empty());
+  EXPECT_EQ(header(raw, "Content-Disposition"), R"(attachment; filename="plain.bin")");
+
+  Response file = call("GET", "/blobs/file", "", admin);
+  EXPECT_EQ(file.status, 200u);  // an empty body with a file is not an "empty success"
+  EXPECT_EQ(file.file, std::filesystem::path("/some/where/blob.bin"));
+  EXPECT_TRUE(file.body.empty());
+  EXPECT_EQ(header(file, "Content-Disposition"), R"(attachment; filename="blob.bin")");
+}
+
+// Quotes, backslashes, line breaks and slashes in a name must not break out of the header (or
+// the quoted string, or the download directory); the exact name goes in filename*.
+TEST_F(PipelineTest, FilenamesAreQuotedSafely) {
+  auto admin = std::map<std::string, std::string>{{"authorization", "Bearer " + adminToken()}};
+  // The path parameter is percent-decoded: a"b\c/d\r\nX: y é.csv
+  Response response = call("GET", "/blobs/a%22b%5Cc%2Fd%0D%0AX:%20y%20%C3%A9.csv", "", admin);
+  ASSERT_EQ(response.status, 200u) << response.body;
+  EXPECT_EQ(header(response, "Content-Disposition"),
+            "attachment; filename=\"a_b_c_d__X: y __.csv\"; "
+            "filename*=UTF-8''a%22b%5Cc%2Fd%0D%0AX%3A%20y%20%C3%A9.csv");
 }
 
 }  // namespace

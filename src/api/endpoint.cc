@@ -351,6 +351,8 @@ std::optional<nlohmann::json> readBody(const Endpoint& endpoint, const Request& 
     result->errors.push_back({"", "a " + endpoint.method + " request must not have a body"});
     return std::nullopt;
   }
+  // Raw bytes are the handler's, whatever their Content-Type; no field comes from them.
+  if (endpoint.raw_body) return std::nullopt;
   if (request.body.empty()) return nlohmann::json::object();
   if (!isJsonContentType(request.header("content-type"))) {
     result->unsupported_media_type = true;
@@ -506,6 +508,11 @@ ValidatedInput validateInput(const Endpoint& endpoint, const Request& request) {
   Query query = readQuery(request.query, &result);
 
   for (const Field& field : endpoint.input) {
+    if (field.source == FieldSource::kBody && endpoint.raw_body && takesBody(endpoint.method)) {
+      result.errors.push_back(
+          {field.name, "cannot be sent: the server declares it in a body that is raw bytes"});
+      continue;
+    }
     bool source_refused = (field.source == FieldSource::kBody && !body) ||
                           (field.source == FieldSource::kQuery && !query.usable);
     if (source_refused) continue;  // already reported as a whole
@@ -517,6 +524,10 @@ ValidatedInput validateInput(const Endpoint& endpoint, const Request& request) {
       } else if (!field.default_value.is_null()) {
         result.input[field.name] = field.default_value;
       }
+      continue;
+    }
+    if (!error && field.is_nullable && sent->is_null()) {
+      result.input[field.name] = nullptr;
       continue;
     }
     nlohmann::json converted;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -51,6 +52,9 @@ struct Field {
   std::vector<std::string> allowed;              // strings only: an enumeration
   std::string description;
   bool is_secret = false;  // never echoed in errors, logs or the audit trail (passwords, tokens)
+  // Body fields only: JSON null is accepted as a value of its own ("clear this setting") and
+  // handed to the handler as null; the type's rules apply to every other value.
+  bool is_nullable = false;
 
   static Field string(std::string name) { return make(std::move(name), FieldType::kString); }
   static Field integer(std::string name) { return make(std::move(name), FieldType::kInteger); }
@@ -103,6 +107,10 @@ struct Field {
     is_secret = true;
     return std::move(*this);
   }
+  Field nullable() && {
+    is_nullable = true;
+    return std::move(*this);
+  }
 
  private:
   static Field make(std::string name, FieldType type) {
@@ -140,9 +148,27 @@ struct Call {
 
 // A handler's success: the body (ignored for 204) and, when not 0, a status other than the
 // endpoint's success_status.
+//
+// A non-JSON reply sets `content_type` (e.g. "application/octet-stream", "text/csv") and then
+// carries its bytes either in `raw` or, for large content, in `file`: a file on disk that the
+// server streams in bounded chunks (never loaded whole into memory) with its Content-Length; a
+// `file` without a content_type is sent as application/octet-stream. A file that is gone by the
+// time the server opens it gives a 404 problem (unreadable, or not a regular file: 500).
+// `filename` (optional) adds `Content-Disposition: attachment; filename="..."` (quoted and
+// escaped by the pipeline; non-ASCII bytes are replaced by '_' there and sent exactly in
+// `filename*`). `body` is ignored when `content_type` or `file` is set. The file's path never
+// appears in a reply or error message.
+//
+// The API streams a file straight from its path, so a handler must not hand out a file that
+// can still be written (a staging file being appended to): publish by rename, or accept that a
+// client may get a body that changed while it was sent.
 struct Reply {
   nlohmann::json body;
   unsigned status = 0;
+  std::string content_type;    // non-empty: a non-JSON reply of `raw` or `file`
+  std::string raw;             // the bytes, when `file` is empty
+  std::filesystem::path file;  // non-empty: stream this file instead of `raw`
+  std::string filename;        // non-empty: Content-Disposition: attachment
   Reply() = default;
   Reply(nlohmann::json json_body) : body(std::move(json_body)) {}  // NOLINT: implicit by design
 };
@@ -162,6 +188,11 @@ struct Endpoint {
   std::vector<OutputField> output;
   // The output is a page: {"items": [objects with `output` fields], "next_cursor": string}.
   bool paged = false;
+  // The request body is raw bytes (any Content-Type; clients should send
+  // application/octet-stream), bounded by the server's max_body_bytes and handed to the handler
+  // untouched as `call.request.body`. Input fields then come from the path and query only (a
+  // kBody field on such an endpoint is a declaration bug and is reported as an error).
+  bool raw_body = false;
   unsigned success_status = 200;  // 201 for creates, 204 for deletes without a body
   // Audited calls write one audit entry each (who, operation_id, target, result). Defaults to
   // every method but GET and HEAD; login and refresh are audited too (by their handlers'
@@ -203,6 +234,11 @@ inline constexpr size_t kMaxPatternInputBytes = 4096;
 // against `endpoint`'s input declaration. Never throws, whatever the bytes. Rules:
 // - the body of POST/PUT/PATCH must be empty (taken as {}) or a JSON object, with a JSON
 //   content type when not empty; GET/DELETE bodies must be empty;
+// - except on a raw_body endpoint: its POST/PUT/PATCH body is not looked at at all (any size up
+//   to the server's limit, any Content-Type, empty too) and fields come from path and query
+//   only; a field it declares in the body is reported as an error (a declaration bug);
+// - JSON null is a wrong type, except for a body field declared nullable(), where it passes
+//   as null;
 // - unknown body or query keys, missing required fields, wrong types, integers outside
 //   int64 or the declared range, non-integral numbers for integer fields, strings outside the
 //   length limits, not matching the pattern or the enumeration, invalid UTF-8 or NUL characters

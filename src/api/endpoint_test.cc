@@ -568,6 +568,68 @@ TEST(ValidationProblemTest, LongDetailIsCutButErrorsStayComplete) {
 }
 
 // Whatever the bytes, validation returns (it never throws) and the result renders.
+TEST(ValidateNullableTest, NullIsAcceptedOnlyWhereDeclared) {
+  Field limit = Field::integer("limit").range(0, 10).nullable();
+  ValidatedInput result = validateBody(limit, R"({"limit": null})");
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result.input.contains("limit"));
+  EXPECT_TRUE(result.input["limit"].is_null());
+  EXPECT_EQ(validateBody(limit, R"({"limit": 4})").input["limit"], 4);
+  EXPECT_EQ(bodyMessage(limit, R"({"limit": 11})"), "must be 0 to 10");
+  EXPECT_EQ(bodyMessage(Field::integer("limit"), R"({"limit": null})"), "must be an integer");
+  // A required nullable field is satisfied by null; "null" in a query is just text.
+  EXPECT_TRUE(validateBody(Field::integer("limit").required().nullable(), R"({"limit": null})")
+                  .ok());
+  EXPECT_EQ(queryMessage({Field::integer("limit").inQuery().nullable()}, "limit=null"),
+            "must be an integer");
+}
+
+Endpoint rawUpload() {
+  Endpoint endpoint = withInput("PUT", {Field::string("part").inPath(),
+                                        Field::integer("offset").inQuery().range(0, 100)});
+  endpoint.raw_body = true;
+  return endpoint;
+}
+
+TEST(ValidateRawBodyTest, AnyBytesAndContentTypePassUntouched) {
+  Request request = makeRequest("PUT", std::string("\x89PNG\0{\"x\":", 10), "offset=5");
+  request.path_params["part"] = "images";
+  for (std::string content_type : {"application/octet-stream", "", "text/plain", "application/json"}) {
+    request.headers["content-type"] = content_type;
+    ValidatedInput result = validateInput(rawUpload(), request);
+    ASSERT_TRUE(result.ok()) << content_type;
+    EXPECT_EQ(result.input, (nlohmann::json{{"part", "images"}, {"offset", 5}})) << content_type;
+  }
+  request.body.clear();  // an empty upload is the handler's business too
+  EXPECT_TRUE(validateInput(rawUpload(), request).ok());
+}
+
+TEST(ValidateRawBodyTest, PathAndQueryAreStillChecked) {
+  Request request = makeRequest("PUT", "bytes", "offset=101&extra=1");
+  request.headers["content-type"] = "application/octet-stream";
+  ValidatedInput result = validateInput(rawUpload(), request);
+  EXPECT_EQ(errorsOf(result),
+            (std::vector<std::pair<std::string, std::string>>{{"part", "is required"},
+                                                              {"offset", "must be 0 to 100"},
+                                                              {"extra", "is not a known query parameter"}}));
+}
+
+TEST(ValidateRawBodyTest, ABodyFieldOnARawEndpointIsReportedNotIgnored) {
+  Endpoint endpoint = rawUpload();
+  endpoint.input.push_back(Field::string("name"));
+  Request request = makeRequest("PUT", "bytes", "");
+  request.path_params["part"] = "p";
+  FieldError error = onlyError(validateInput(endpoint, request));
+  EXPECT_EQ(error.field, "name");
+  EXPECT_NE(error.message.find("raw bytes"), std::string::npos);
+}
+
+TEST(ValidateRawBodyTest, RawBodyDoesNotOpenGetToBodies) {
+  Endpoint endpoint = withInput("GET", {});
+  endpoint.raw_body = true;
+  EXPECT_EQ(onlyError(validateInput(endpoint, makeRequest("GET", "bytes"))).field, "");
+}
+
 TEST(ValidateRobustnessTest, RandomBodiesAndQueriesNeverThrow) {
   std::mt19937 random(12345);
   std::uniform_int_distribution<int> byte(0, 255);

@@ -47,6 +47,7 @@ std::vector<Endpoint> declareEndpoints(const Services& services,
   addAuthEndpoints(endpoints, services.auth, services.accounts);
   addAccountEndpoints(endpoints, services.accounts);
   addLogEndpoints(endpoints, services.audit);
+  if (services.more_endpoints) services.more_endpoints(endpoints);
   addSystemEndpoints(endpoints, services.policy, services.reload_policy, openapi);
   nlohmann::json document = openApiDocument(endpoints, kServiceVersion);
   describePlainRoutes(document);

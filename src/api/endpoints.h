@@ -23,6 +23,9 @@ struct Services {
   service::PolicyHolder& policy;
   // Re-reads the policy file with the server's checks (reloadPolicyFile in api.h).
   std::function<Status()> reload_policy;
+  // Adds the endpoints of modules this library does not link (clusters, datasets, tasks...);
+  // may be empty. Called before the OpenAPI document is built, so it describes them too.
+  std::function<void(std::vector<Endpoint>&)> more_endpoints;
 };
 
 // All endpoints, and `*openapi` filled with their OpenAPI document (GET /api/v1/openapi.json

@@ -1,5 +1,7 @@
 #include "api/http_server.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -7,8 +9,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <cctype>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <future>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -30,6 +36,9 @@ constexpr size_t kFirstReadBytes = 4096;
 // body) are drained for this long, so the client sees the response instead of a reset.
 constexpr std::chrono::seconds kLingerTime{2};
 constexpr std::chrono::seconds kStopGrace{5};
+// File-backed responses are read and sent in pieces of this size: a download of any size costs
+// one such buffer.
+constexpr size_t kFileChunkBytes = 64 * 1024;
 
 // A method label from a bounded set, whatever the client sent.
 std::string methodLabel(std::string_view method) {
@@ -52,6 +61,153 @@ std::string remoteAddressOf(const tcp::socket& socket) {
   return address.to_string();
 }
 
+// A response body read from an open file piece by piece (Beast's Body concept, serializing
+// side only). Content-Length is the size the file had when it was opened; a file that shrinks
+// while it is sent fails the write, which ends the connection (the client sees a short body).
+struct FileChunksBody {
+  struct value_type {
+    beast::file file;
+    uint64_t size = 0;
+  };
+
+  static uint64_t size(const value_type& body) { return body.size; }
+
+  class writer {
+   public:
+    using const_buffers_type = asio::const_buffer;
+
+    template <bool is_request, class Fields>
+    writer(const http::header<is_request, Fields>&, value_type& body) : body_(body) {}
+
+    void init(beast::error_code& error) { error = {}; }
+
+    boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& error) {
+      error = {};
+      if (sent_ >= body_.size) return boost::none;
+      size_t wanted = static_cast<size_t>(std::min<uint64_t>(chunk_.size(), body_.size - sent_));
+      size_t got = body_.file.read(chunk_.data(), wanted, error);
+      if (error) return boost::none;
+      if (got == 0) {
+        error = boost::system::errc::make_error_code(boost::system::errc::io_error);
+        return boost::none;
+      }
+      sent_ += got;
+      return std::make_pair(asio::const_buffer(chunk_.data(), got), sent_ < body_.size);
+    }
+
+   private:
+    value_type& body_;
+    uint64_t sent_ = 0;
+    std::vector<char> chunk_ = std::vector<char>(kFileChunkBytes);
+  };
+};
+
+// Opens `path` for a FileChunksBody. NotFound when it is gone (deleted between the handler and
+// now), Internal for anything else unreadable; the path goes to the server log, never the reply.
+Result<FileChunksBody::value_type> openResponseFile(const std::filesystem::path& path) {
+  FileChunksBody::value_type body;
+  beast::error_code error;
+  body.file.open(path.c_str(), beast::file_mode::scan, error);
+  if (error == boost::system::errc::no_such_file_or_directory) {
+    return Status::NotFound("the file is no longer available");
+  }
+  struct stat info {};
+  if (!error && (::fstat(body.file.native_handle(), &info) != 0 || !S_ISREG(info.st_mode))) {
+    error = boost::system::errc::make_error_code(boost::system::errc::not_supported);
+  }
+  if (!error) body.size = body.file.size(error);
+  if (error) return Status::Internal("cannot send " + path.string() + ": " + error.message());
+  return body;
+}
+
+// The handler threads: they run route handlers and WebSocket accept steps, which may block
+// (Argon2id, SQLite, disk), so that the I/O threads only move bytes. A connection queues at most
+// one job at a time (its next request is read only after the response), so the queue holds at
+// most max_connections jobs.
+class HandlerPool {
+ public:
+  HandlerPool(Gauge* queued, Gauge* busy) : queued_(queued), busy_(busy) {}
+  ~HandlerPool() { stop(); }
+  HandlerPool(const HandlerPool&) = delete;
+  HandlerPool& operator=(const HandlerPool&) = delete;
+
+  void start(size_t threads) {
+    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+  }
+
+  // False once stop() has begun: the job is not run (and is destroyed here).
+  bool submit(std::function<void()> job) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return false;
+      jobs_.push_back(std::move(job));
+    }
+    if (queued_ != nullptr) queued_->add(1);
+    ready_.notify_one();
+    return true;
+  }
+
+  // Lets the jobs running now finish (a handler is never interrupted), drops the queued ones and
+  // joins the threads. Idempotent.
+  void stop() {
+    std::deque<std::function<void()>> dropped;
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      dropped.swap(jobs_);
+    }
+    if (queued_ != nullptr) queued_->add(-static_cast<int64_t>(dropped.size()));
+    ready_.notify_all();
+    for (std::thread& thread : threads_) thread.join();
+    threads_.clear();
+    // Destroyed outside the lock: a job may hold the last reference to a session.
+    dropped.clear();
+  }
+
+ private:
+  void work() {
+    while (true) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(mutex_);
+        ready_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;  // stopping
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      if (queued_ != nullptr) queued_->add(-1);
+      if (busy_ != nullptr) busy_->add(1);
+      // Jobs catch their handlers' exceptions; this is the last line, as on the I/O threads.
+      try {
+        job();
+      } catch (const std::exception& caught) {
+        std::cerr << "tendril: handler thread caught: " << caught.what() << "\n";
+      } catch (...) {
+        std::cerr << "tendril: handler thread caught a non-standard exception\n";
+      }
+      job = nullptr;  // release what the job holds before counting it done
+      if (busy_ != nullptr) busy_->add(-1);
+    }
+  }
+
+  Gauge* queued_;
+  Gauge* busy_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> jobs_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+size_t handlerThreadCount(size_t configured) {
+  if (configured > 0) return configured;
+  return std::max<size_t>(4, 2 * static_cast<size_t>(std::thread::hardware_concurrency()));
+}
+
+Gauge* optionalGauge(MetricsRegistry* metrics, std::string name, std::string help) {
+  return metrics == nullptr ? nullptr : &metrics->gauge(std::move(name), std::move(help));
+}
+
 }  // namespace
 
 class Session;
@@ -61,11 +217,15 @@ class HttpServerImpl {
   HttpServerImpl(Router router, ServerLimits limits, MetricsRegistry* metrics)
       : router_(std::move(router)),
         limits_(limits),
-        connections_(metrics == nullptr ? nullptr
-                                        : &metrics->gauge("tendril_http_open_connections",
-                                                          "HTTP connections currently open, "
-                                                          "WebSockets included")),
-        web_sockets_{limits_, connections_} {
+        connections_(optionalGauge(metrics, "tendril_http_open_connections",
+                                   "HTTP connections currently open, WebSockets included")),
+        web_sockets_{limits_, connections_},
+        handler_threads_(optionalGauge(metrics, "tendril_handler_threads",
+                                       "Threads that run request handlers")),
+        handlers_(optionalGauge(metrics, "tendril_handler_queue_depth",
+                                "Parsed requests waiting for a handler thread"),
+                  optionalGauge(metrics, "tendril_handler_threads_busy",
+                                "Handler threads running a request handler now")) {
     if (metrics != nullptr) {
       requests_ = &metrics->counter("tendril_http_requests_total",
                                     "HTTP requests answered, by method, route template and status",
@@ -102,6 +262,7 @@ class HttpServerImpl {
   bool stopping() const { return stopping_.load(); }
   ConnectionRegistry& connections() { return connections_; }
   WebSocketContext& webSockets() { return web_sockets_; }
+  HandlerPool& handlers() { return handlers_; }
 
  private:
   void accept();
@@ -116,6 +277,10 @@ class HttpServerImpl {
 
   ConnectionRegistry connections_;
   WebSocketContext web_sockets_;
+  Gauge* handler_threads_;
+  // stop() joins it before the I/O threads; a job it drops may release a session, so it is
+  // declared before io_context_ (and destroyed after it).
+  HandlerPool handlers_;
   std::atomic<bool> stopping_{false};
   bool started_ = false;
   uint16_t port_ = 0;
@@ -129,13 +294,18 @@ class HttpServerImpl {
   std::vector<std::thread> threads_;
 };
 
-// One connection: reads requests one at a time under the read/idle deadlines, dispatches them
-// and writes responses, or hands the socket to a WebSocket session on an accepted upgrade. All of
-// its work runs on its own strand.
+// One connection: reads requests one at a time under the read/idle deadlines, hands each to the
+// handler pool (route handler or WebSocket accept step) and writes the response, or hands the
+// socket to a WebSocket session on an accepted upgrade. All of its socket work runs on its own
+// strand; while a request is with the pool, nothing of the session but `strand_` and `server_` is
+// touched off the strand, and the socket has no operation pending.
 class Session : public Connection, public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HttpServerImpl& server)
-      : remote_address_(remoteAddressOf(socket)), stream_(std::move(socket)), server_(server) {}
+      : remote_address_(remoteAddressOf(socket)),
+        strand_(socket.get_executor()),
+        stream_(std::move(socket)),
+        server_(server) {}
   ~Session() override { server_.connections().remove(this); }
 
   void start() {
@@ -144,7 +314,8 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
                    [self = shared_from_this()] { self->waitForRequest(/*first=*/true); });
   }
 
-  // Asks the session to end: at once when it is reading, after the response being written.
+  // Asks the session to end: at once when it is reading, after the response being prepared or
+  // written.
   void shutdown() override {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
       self->stopping_ = true;
@@ -242,18 +413,65 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
     request.body = std::move(message.body());
     request.remote_address = remote_address_;
 
-    if (websocket::is_upgrade(message)) {
+    bool submitted = server_.handlers().submit(
+        [self = shared_from_this(), request = std::move(request),
+         is_upgrade = websocket::is_upgrade(message), keep_alive = message.keep_alive(),
+         started]() mutable { self->handle(std::move(request), is_upgrade, keep_alive, started); });
+    if (!submitted) close();  // the server is stopping
+  }
+
+  // What a handler thread prepared for the strand: a response to write (its file opened), or an
+  // accepted upgrade.
+  struct Outcome {
+    Response response;
+    std::optional<FileChunksBody::value_type> file;  // set when response.file was
+    bool keep_alive = false;
+    std::shared_ptr<WebSocketHandler> upgrade;  // non-null: upgrade instead of responding
+    std::string route;
+  };
+
+  // On a handler thread: runs the route (or the WebSocket accept step), which may block, opens a
+  // response file, and posts the outcome back to the strand.
+  void handle(Request request, bool is_upgrade, bool keep_alive, Clock::time_point started) {
+    auto outcome = std::make_shared<Outcome>();
+    outcome->keep_alive = keep_alive;
+    bool answered = false;
+    if (is_upgrade) {
       WebSocketAccept accept;
-      std::string route;
-      if (server_.router().acceptWebSocket(request, &accept, &route)) {
-        if (accept.handler != nullptr) return upgrade(std::move(accept.handler), route, started);
-        server_.recordRequest(request.method, route, accept.refusal.status, started);
-        return write(std::move(accept.refusal), /*keep_alive=*/false);
+      answered = server_.router().acceptWebSocket(request, &accept, &outcome->route);
+      if (answered && accept.handler != nullptr) {
+        outcome->upgrade = std::move(accept.handler);
+      } else if (answered) {
+        outcome->response = std::move(accept.refusal);
+        outcome->keep_alive = false;
       }
     }
-    Dispatched dispatched = server_.router().dispatch(request);
-    server_.recordRequest(request.method, dispatched.route, dispatched.response.status, started);
-    write(std::move(dispatched.response), message.keep_alive());
+    if (!answered) {
+      Dispatched dispatched = server_.router().dispatch(request);
+      outcome->response = std::move(dispatched.response);
+      outcome->route = std::move(dispatched.route);
+    }
+    if (outcome->upgrade == nullptr && !outcome->response.file.empty()) {
+      Result<FileChunksBody::value_type> file = openResponseFile(outcome->response.file);
+      if (file.ok()) {
+        outcome->file = std::move(*file);
+      } else {
+        outcome->response = Response::problem(file.status(), request.path);
+      }
+    }
+    if (outcome->upgrade == nullptr) {
+      server_.recordRequest(request.method, outcome->route, outcome->response.status, started);
+    }
+    asio::post(strand_, [self = shared_from_this(), outcome, started] {
+      if (outcome->upgrade != nullptr) {
+        return self->upgrade(std::move(outcome->upgrade), std::move(outcome->route), started);
+      }
+      if (outcome->file) {
+        return self->writeFile(std::move(outcome->response), std::move(*outcome->file),
+                               outcome->keep_alive);
+      }
+      self->write(std::move(outcome->response), outcome->keep_alive);
+    });
   }
 
   // The socket, with nothing pending on it, and the request go to a WebSocket session, which
@@ -277,26 +495,60 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
     write(std::move(response), /*keep_alive=*/false);
   }
 
-  void write(Response response, bool keep_alive) {
-    auto message = std::make_shared<http::response<http::string_body>>();
+  template <class Body>
+  std::shared_ptr<http::response<Body>> makeMessage(const Response& response, bool keep_alive,
+                                                    typename Body::value_type body) {
+    auto message = std::make_shared<http::response<Body>>();
     message->version(11);
     message->result(response.status);
     message->set(http::field::server, "tendril");
     message->set(http::field::content_type, response.content_type);
     for (const auto& [name, value] : response.headers) message->set(name, value);
-    message->body() = std::move(response.body);
+    message->body() = std::move(body);
     message->keep_alive(keep_alive && !stopping_ && !server_.stopping());
     message->prepare_payload();
+    return message;
+  }
+
+  void write(Response response, bool keep_alive) {
+    std::string body = std::move(response.body);
+    auto message = makeMessage<http::string_body>(response, keep_alive, std::move(body));
     writing_ = true;
     // A client that does not read its response is as slow as one that does not send.
     stream_.expires_after(server_.limits().read_timeout);
     http::async_write(stream_, *message,
                       [self = shared_from_this(), message](beast::error_code error, size_t) {
-                        self->writing_ = false;
-                        if (error) return self->close();
-                        if (!message->keep_alive()) return self->linger();
-                        self->waitForRequest(/*first=*/false);
+                        self->written(error, message->keep_alive());
                       });
+  }
+
+  // A file of any size: the client must take some of it within each read timeout (a whole
+  // download may take longer than one).
+  void writeFile(Response response, FileChunksBody::value_type file, bool keep_alive) {
+    auto message = makeMessage<FileChunksBody>(response, keep_alive, std::move(file));
+    auto serializer = std::make_shared<http::response_serializer<FileChunksBody>>(*message);
+    writing_ = true;
+    writeFilePiece(std::move(message), std::move(serializer));
+  }
+
+  void writeFilePiece(std::shared_ptr<http::response<FileChunksBody>> message,
+                      std::shared_ptr<http::response_serializer<FileChunksBody>> serializer) {
+    stream_.expires_after(server_.limits().read_timeout);
+    http::response_serializer<FileChunksBody>& next = *serializer;
+    http::async_write_some(
+        stream_, next,
+        [self = shared_from_this(), message = std::move(message),
+         serializer = std::move(serializer)](beast::error_code error, size_t) mutable {
+          if (error || serializer->is_done()) return self->written(error, message->keep_alive());
+          self->writeFilePiece(std::move(message), std::move(serializer));
+        });
+  }
+
+  void written(beast::error_code error, bool keep_alive) {
+    writing_ = false;
+    if (error) return close();
+    if (!keep_alive) return linger();
+    waitForRequest(/*first=*/false);
   }
 
   void linger() {
@@ -322,6 +574,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   }
 
   std::string remote_address_;
+  tcp::socket::executor_type strand_;  // the socket's; copied so handler threads need not ask
   beast::tcp_stream stream_;
   HttpServerImpl& server_;
   beast::flat_buffer buffer_;
@@ -356,6 +609,9 @@ Status HttpServerImpl::start(const std::string& host, uint16_t port, size_t thre
   port_ = acceptor_->local_endpoint().port();
   accept_retry_.emplace(acceptor_->get_executor());
   started_ = true;
+  size_t handler_threads = handlerThreadCount(limits_.handler_threads);
+  handlers_.start(handler_threads);
+  if (handler_threads_ != nullptr) handler_threads_->add(static_cast<int64_t>(handler_threads));
   work_.emplace(io_context_.get_executor());
   accept();
   for (size_t i = 0; i < threads; ++i) {
@@ -437,6 +693,11 @@ void HttpServerImpl::stop() {
   while (connections_.size() > 0 && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  // Handlers still running are waited for (whatever the grace time: they cannot be interrupted,
+  // and they use what the server's owner frees after stop()); queued requests are dropped. The
+  // I/O threads still run meanwhile, so a handler finishing now may still get its response out.
+  handlers_.stop();
+  if (handler_threads_ != nullptr) handler_threads_->add(-handler_threads_->value());
   work_.reset();
   io_context_.stop();
   for (std::thread& thread : threads_) thread.join();

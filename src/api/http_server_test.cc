@@ -8,8 +8,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "api/system_routes.h"
 
@@ -44,6 +51,24 @@ class Client {
     ssize_t got = ::recv(fd_, buffer, sizeof buffer, 0);
     return got <= 0 ? std::string() : std::string(buffer, static_cast<size_t>(got));
   }
+  // One response: the header, then exactly Content-Length body bytes ("" on a timeout).
+  std::string readResponse() {
+    std::string out;
+    char buffer[65536];
+    size_t header_end = std::string::npos;
+    size_t wanted = 0;
+    while (header_end == std::string::npos || out.size() < wanted) {
+      ssize_t got = ::recv(fd_, buffer, sizeof buffer, 0);
+      if (got <= 0) return "";
+      out.append(buffer, static_cast<size_t>(got));
+      if (header_end == std::string::npos && (header_end = out.find("\r\n\r\n")) != out.npos) {
+        size_t length = out.find("Content-Length: ");
+        wanted = header_end + 4 +
+                 (length < header_end ? std::stoull(out.substr(length + 16)) : size_t{0});
+      }
+    }
+    return out;
+  }
   // Everything until the server closes (or the receive timeout).
   std::string readAll() {
     std::string out;
@@ -62,8 +87,27 @@ class Client {
 
 class HttpServerTest : public ::testing::Test {
  protected:
-  void startServer(ServerLimits limits = {}, const std::string& host = "127.0.0.1") {
+  void startServer(ServerLimits limits = {}, const std::string& host = "127.0.0.1",
+                   size_t io_threads = 2) {
     Router router;
+    // Blocks its handler thread until the test releases it.
+    router.add("GET", "/slow", [this](const Request&) {
+      slow_started_.set_value();
+      release_slow_.wait();
+      return Response::text(200, "slow done", "text/plain");
+    });
+    router.add("GET", "/sleep", [this](const Request&) {
+      sleep_started_.set_value();
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      sleep_finished_ = true;
+      return Response::text(200, "slept", "text/plain");
+    });
+    router.add("GET", "/file", [this](const Request&) {
+      Response response = Response::text(200, "", "application/octet-stream");
+      response.file = file_;
+      response.headers.emplace_back("Content-Disposition", "attachment; filename=\"f.bin\"");
+      return response;
+    });
     addSystemRoutes(router, metrics_);
     router.add("GET", "/throw",
                [](const Request&) -> Response { throw std::runtime_error("handler bug"); });
@@ -74,13 +118,42 @@ class HttpServerTest : public ::testing::Test {
       return Response::text(200, "[" + request.remote_address + "]", "text/plain");
     });
     server_ = std::make_unique<HttpServer>(std::move(router), limits, &metrics_);
-    Status started = server_->start(host, 0, 2);
+    Status started = server_->start(host, 0, io_threads);
     if (host == "::" && !started.ok()) GTEST_SKIP() << "no IPv6 here: " << started.toString();
     ASSERT_TRUE(started.ok()) << started.toString();
     ASSERT_NE(server_->port(), 0);
   }
   void TearDown() override {
+    releaseSlow();  // stop() waits for handlers, so a failed test must not leave one blocked
     if (server_) server_->stop();
+    if (!directory_.empty()) std::filesystem::remove_all(directory_);
+  }
+
+  void releaseSlow() {
+    if (!released_.exchange(true)) release_.set_value();
+  }
+
+  // A file of `bytes` random bytes in a fresh directory; /file serves it.
+  std::string makeFile(size_t bytes) {
+    directory_ = std::filesystem::temp_directory_path() /
+                 ("tendril-http-test-" + std::to_string(::getpid()) + "-" +
+                  std::to_string(std::random_device{}()));
+    std::filesystem::create_directories(directory_);
+    file_ = directory_ / "download.bin";
+    std::string content(bytes, '\0');
+    std::mt19937 random(42);
+    for (char& c : content) c = static_cast<char>(random());
+    std::ofstream(file_, std::ios::binary).write(content.data(),
+                                                 static_cast<std::streamsize>(content.size()));
+    return content;
+  }
+
+  std::string gauge(const std::string& name) {
+    std::string text = metrics_.render();
+    size_t at = text.find("\n" + name + " ");
+    if (at == std::string::npos) return "<missing>";
+    size_t start = at + name.size() + 2;
+    return text.substr(start, text.find('\n', start) - start);
   }
 
   std::string exchange(const std::string& request) {
@@ -92,6 +165,11 @@ class HttpServerTest : public ::testing::Test {
 
   MetricsRegistry metrics_;
   std::unique_ptr<HttpServer> server_;
+  std::promise<void> slow_started_, sleep_started_, release_;
+  std::shared_future<void> release_slow_ = release_.get_future().share();
+  std::atomic<bool> released_{false};
+  std::atomic<bool> sleep_finished_{false};
+  std::filesystem::path directory_, file_;
 };
 
 TEST_F(HttpServerTest, ServesHealthAndClosesOnRequest) {
@@ -179,6 +257,90 @@ TEST_F(HttpServerTest, StopClosesIdleConnections) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
   EXPECT_EQ(idle.readAll(), "");  // end of stream, not the 5 s receive timeout
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+}
+
+// Handlers run on the handler pool: with a single I/O thread, a handler that blocks must not keep
+// another connection's request from being answered.
+TEST_F(HttpServerTest, ASlowHandlerDoesNotHoldUpOtherConnections) {
+  ServerLimits limits;
+  limits.handler_threads = 3;
+  startServer(limits, "127.0.0.1", /*io_threads=*/1);
+  EXPECT_EQ(gauge("tendril_handler_threads"), "3");
+  Client slow(server_->port());
+  slow.send("GET /slow HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(slow_started_.get_future().wait_for(std::chrono::seconds(5)),
+            std::future_status::ready);
+  EXPECT_EQ(gauge("tendril_handler_threads_busy"), "1");
+  auto asked = std::chrono::steady_clock::now();
+  std::string reply = exchange("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(2));
+  releaseSlow();
+  reply = slow.readAll();
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+  EXPECT_TRUE(reply.ends_with("slow done")) << reply;
+  EXPECT_EQ(gauge("tendril_handler_queue_depth"), "0");
+}
+
+TEST_F(HttpServerTest, StopWaitsForAHandlerInFlightAndSendsItsResponse) {
+  startServer();
+  Client client(server_->port());
+  client.send("GET /sleep HTTP/1.1\r\nHost: t\r\n\r\n");  // keep-alive asked for
+  ASSERT_EQ(sleep_started_.get_future().wait_for(std::chrono::seconds(5)),
+            std::future_status::ready);
+  server_->stop();
+  EXPECT_TRUE(sleep_finished_);
+  std::string reply = client.readAll();
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+  EXPECT_NE(reply.find("Connection: close"), std::string::npos) << reply;
+  EXPECT_TRUE(reply.ends_with("slept")) << reply;
+}
+
+TEST_F(HttpServerTest, StreamsAFileWithItsLengthAndKeepsTheConnection) {
+  std::string content = makeFile(5 * 1024 * 1024 + 123);
+  startServer();
+  Client client(server_->port());
+  client.send("GET /file HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::string reply = client.readResponse();
+  ASSERT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply.substr(0, 300);
+  size_t header_end = reply.find("\r\n\r\n");
+  std::string head = reply.substr(0, header_end);
+  EXPECT_NE(head.find("Content-Length: " + std::to_string(content.size())), std::string::npos)
+      << head;
+  EXPECT_NE(head.find("Content-Type: application/octet-stream"), std::string::npos) << head;
+  EXPECT_NE(head.find("Content-Disposition: attachment; filename=\"f.bin\""), std::string::npos);
+  EXPECT_TRUE(reply.compare(header_end + 4, std::string::npos, content) == 0)
+      << "the body differs from the file";
+  // The connection is still usable afterwards.
+  client.send("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  reply = client.readAll();
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+}
+
+TEST_F(HttpServerTest, AnEmptyFileIsAnEmptyBody) {
+  makeFile(0);
+  startServer();
+  std::string reply = exchange("GET /file HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+  EXPECT_NE(reply.find("Content-Length: 0\r\n"), std::string::npos) << reply;
+  EXPECT_TRUE(reply.ends_with("\r\n\r\n")) << reply;
+}
+
+// The handler named a file that is gone (deleted meanwhile) or is not a file: a problem, not a
+// crash, and the path on disk is not in it.
+TEST_F(HttpServerTest, AVanishedFileIsA404ProblemWithoutThePath) {
+  makeFile(10);
+  std::filesystem::remove(file_);
+  startServer();
+  std::string reply = exchange("GET /file HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 404")) << reply;
+  EXPECT_NE(reply.find("application/problem+json"), std::string::npos) << reply;
+  EXPECT_EQ(reply.find("download.bin"), std::string::npos) << reply;
+  EXPECT_EQ(reply.find("Content-Disposition"), std::string::npos) << reply;
+  file_ = directory_;  // a directory opens, but is no file to send
+  reply = exchange("GET /file HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 500")) << reply;
+  EXPECT_EQ(reply.find("tendril-http-test"), std::string::npos) << reply;
 }
 
 }  // namespace

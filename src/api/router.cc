@@ -186,7 +186,8 @@ Dispatched Router::dispatch(Request& request) const {
       result.response = Response::problem(TransportProblem::kInternal, "");
     }
     // A success must say something (hanami-api.md §1.5: 200 with `{}` hid failures).
-    if (result.response.status == 200 && result.response.body.empty()) {
+    if (result.response.status == 200 && result.response.body.empty() &&
+        result.response.file.empty()) {
       std::cerr << "tendril: " << what << " returned 200 with an empty body\n";
       result.response = Response::problem(TransportProblem::kInternal, "");
     }

@@ -3,13 +3,14 @@
 // network library so that it, and every handler, can be tested without sockets.
 //
 // Promises: an unknown path gives 404 problem+json, a known path with another method 405 with an
-// `Allow` header, and a handler that throws or returns 200 with an empty body gives 500
-// problem+json. WebSocket routes (api/websocket.h) live in the same table: the server sends
+// `Allow` header, and a handler that throws or returns 200 with an empty body (and no file) gives
+// 500 problem+json. WebSocket routes (api/websocket.h) live in the same table: the server sends
 // upgrade requests to acceptWebSocket() and everything else to dispatch(). Thread safety: add()
 // and addWebSocket() during setup only; dispatch() and acceptWebSocket() are then safe from any
 // thread.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <nlohmann/json_fwd.hpp>
@@ -45,6 +46,10 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  // Non-empty: the body is this file, streamed from disk in bounded chunks with its
+  // Content-Length, and `body` is ignored. The server opens it when it writes the response; a
+  // file it cannot open then is answered with a 404 (gone) or 500 problem instead.
+  std::filesystem::path file;
 
   static Response json(unsigned status, const nlohmann::json& body);
   static Response text(unsigned status, std::string body, std::string content_type);

@@ -238,3 +238,26 @@ TEST(MetricsTest, HistogramBucketsAreCumulative) {
 
 }  // namespace
 }  // namespace tendril::api
+
+namespace tendril::api {
+namespace {
+
+// A file-backed success has no body of its own; it must not be mistaken for an empty reply.
+TEST(RouterTest, FileResponseWithEmptyBodyIsNotAnEmptySuccess) {
+  Router router;
+  router.add("GET", "/file", [](const Request&) {
+    Response response = Response::text(200, "", "application/octet-stream");
+    response.file = "/data/somewhere";
+    return response;
+  });
+  router.add("GET", "/empty", [](const Request&) { return Response::text(200, "", "text/plain"); });
+  Request file = makeRequest("GET", "/file");
+  Dispatched served = router.dispatch(file);
+  EXPECT_EQ(served.response.status, 200u);
+  EXPECT_EQ(served.response.file, std::filesystem::path("/data/somewhere"));
+  Request empty = makeRequest("GET", "/empty");
+  EXPECT_EQ(router.dispatch(empty).response.status, 500u);
+}
+
+}  // namespace
+}  // namespace tendril::api

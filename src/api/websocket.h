@@ -53,8 +53,10 @@ class WebSocketPeer {
   virtual bool sendBinary(std::string message) = 0;
   // Starts the closing handshake with `code` (RFC 6455 §7.4, e.g. 1000 normal, 1008 policy) and
   // `reason` (at most 123 bytes of UTF-8, longer is cut at a character). A code an endpoint may
-  // not send (1005, 1006, 1015, below 1000...) is a bug and is sent as 1011. Messages not yet
-  // written are dropped; later sends return false. Only the first close of a connection counts.
+  // not send (1005, 1006, 1015, below 1000...) is a bug and is sent as 1011. Messages queued
+  // before the close are written first (a client that does not read them within
+  // ws_handshake_timeout is closed anyway); later sends return false. Only the first close of a
+  // connection counts.
   virtual void close(uint16_t code, std::string reason) = 0;
   // The client's IP address as text, as in Request::remote_address.
   virtual std::string remoteAddress() const = 0;

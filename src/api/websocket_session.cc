@@ -6,6 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <deque>
+#include <optional>
 #include <exception>
 #include <iostream>
 #include <string_view>
@@ -185,14 +186,31 @@ class WebSocketSession final : public Connection,
     return true;
   }
 
+  // A handler's close: the messages it queued before are written first (a final progress
+  // message must arrive before the close frame), then the close starts. A client that does not
+  // read them within ws_handshake_timeout is closed anyway.
   void requestClose(uint16_t code, std::string reason) {
-    refuseSends();
+    {
+      std::lock_guard lock(mutex_);
+      accepting_sends_ = false;  // nothing new; what is queued stays
+    }
     if (!sendableCloseCode(code)) {
       std::cerr << "tendril: WebSocket handler closed with invalid code " << code << "\n";
       code = websocket::close_code::internal_error;
     }
     asio::post(strand_, [self = shared_from_this(), code, reason = std::move(reason)] {
-      self->startClose(code, reason, self->context_.limits.ws_handshake_timeout);
+      const auto grace = self->context_.limits.ws_handshake_timeout;
+      bool writing = false;
+      {
+        std::lock_guard lock(self->mutex_);
+        writing = self->write_scheduled_;
+        if (writing) self->close_after_writes_ = PendingClose{code, reason};
+      }
+      if (!writing) return self->startClose(code, reason, grace);
+      self->close_guard_.expires_after(grace);
+      self->close_guard_.async_wait([self, code, reason, grace](beast::error_code error) {
+        if (!error) self->startClose(code, reason, grace);
+      });
     });
   }
 
@@ -200,6 +218,10 @@ class WebSocketSession final : public Connection,
   struct Outgoing {
     std::string data;
     bool binary;
+  };
+  struct PendingClose {
+    uint16_t code;
+    std::string reason;
   };
 
   void onHandshake(beast::error_code error) {
@@ -240,14 +262,22 @@ class WebSocketSession final : public Connection,
 
   // One async_write at a time; the message stays counted in queued_bytes_ until written.
   void writeNext() {
+    std::optional<PendingClose> drained;
     {
       std::lock_guard lock(mutex_);
       if (outbox_.empty() || close_started_ || finished_) {
         write_scheduled_ = false;
-        return;
+        if (!close_started_ && !finished_) drained = std::exchange(close_after_writes_, {});
       }
-      in_flight_ = std::move(outbox_.front());
-      outbox_.pop_front();
+      if (!write_scheduled_) {
+        if (!drained) return;
+      } else {
+        in_flight_ = std::move(outbox_.front());
+        outbox_.pop_front();
+      }
+    }
+    if (drained) {
+      return startClose(drained->code, drained->reason, context_.limits.ws_handshake_timeout);
     }
     ws_.binary(in_flight_.binary);
     ws_.async_write(
@@ -345,6 +375,7 @@ class WebSocketSession final : public Connection,
   size_t queued_bytes_ = 0;  // outbox_ and in_flight_
   bool accepting_sends_ = false;
   bool write_scheduled_ = false;
+  std::optional<PendingClose> close_after_writes_;  // a handler's close waiting for the outbox
 };
 
 bool Peer::send(std::string message, bool binary) {

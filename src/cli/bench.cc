@@ -251,8 +251,8 @@ void addBenchCommand(CLI::App& app) {
   auto options = std::make_shared<BenchOptions>();
   CLI::App* bench = app.add_subcommand(
       "bench", "Train and test a cluster on a dataset, report speed and accuracy");
-  bench->add_option("--dataset", options->dataset, "fashion-mnist, mnist10k or csv-staircase")
-      ->required();
+  bench->add_option("--dataset", options->dataset,
+                    "fashion-mnist, mnist10k or csv-staircase (required unless --direct)");
   bench->add_option("--epochs", options->epochs, "Training epochs")->check(CLI::Range(1, 1000));
   bench->add_option("--threads", options->threads, "Threads for training and requests")
       ->check(CLI::Range(1, 256));
@@ -266,7 +266,14 @@ void addBenchCommand(CLI::App& app) {
                     "scale, outlier, reduction, growth or threads");
   bench->add_option("--csv", options->csv_path, "growth experiment: CSV output file")
       ->capture_default_str();
-  bench->callback([options] {
+  auto direct = std::make_shared<DirectBenchOptions>();
+  addDirectBenchOptions(*bench, *direct);
+  bench->callback([options, direct] {
+    if (!direct->enabled && options->dataset.empty()) {
+      std::fprintf(stderr, "tendril bench: --dataset is required (or --direct)\n");
+      exitCode() = 2;
+      return;
+    }
     for (const std::string& raw : options->raw_settings) {
       const size_t eq = raw.find('=');
       if (eq == std::string::npos) {
@@ -276,7 +283,9 @@ void addBenchCommand(CLI::App& app) {
       }
       options->settings.emplace_back(raw.substr(0, eq), raw.substr(eq + 1));
     }
-    Status status = options->experiment.empty() ? runPlainBench(*options) : runExperiment(*options);
+    Status status = direct->enabled               ? runDirectBench(*direct, *options)
+                    : options->experiment.empty() ? runPlainBench(*options)
+                                                  : runExperiment(*options);
     if (!status.ok()) {
       std::fprintf(stderr, "tendril bench: %s\n", status.toString().c_str());
       exitCode() = 1;

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
+
+#include "common/status.h"
 
 namespace tendril::cli {
 
@@ -12,5 +15,16 @@ int& exitCode();
 void addCheckTemplateCommand(CLI::App& app);
 void addBenchCommand(CLI::App& app);
 void addServeCommand(CLI::App& app);
+
+// `tendril bench --direct` (bench_direct.cc): its options on the bench command, and the run, which
+// also reads the bench's --template and --json from `options`.
+struct BenchOptions;
+struct DirectBenchOptions {
+  bool enabled = false;
+  int frames = 2000;
+  std::string encoding = "both";
+};
+void addDirectBenchOptions(CLI::App& bench, DirectBenchOptions& options);
+Status runDirectBench(const DirectBenchOptions& direct, const BenchOptions& options);
 
 }  // namespace tendril::cli

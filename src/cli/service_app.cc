@@ -8,8 +8,17 @@
 
 #include "api/api.h"
 #include "api/api_page.h"
+#include "api/checkpoint_routes.h"
+#include "api/cluster_routes.h"
+#include "api/dataset_routes.h"
+#include "api/direct_socket.h"
 #include "api/endpoints.h"
 #include "api/events_socket.h"
+#include "api/quota_routes.h"
+#include "api/result_routes.h"
+#include "api/task_routes.h"
+#include "api/task_socket.h"
+#include "api/upload_socket.h"
 #include "api/http_server.h"
 #include "api/metrics.h"
 #include "api/router.h"
@@ -17,6 +26,15 @@
 #include "service/accounts.h"
 #include "service/audit.h"
 #include "service/auth.h"
+#include "service/checkpoints.h"
+#include "service/clusters.h"
+#include "service/datasets.h"
+#include "service/live_cluster.h"
+#include "service/quotas.h"
+#include "service/results.h"
+#include "service/scheduler.h"
+#include "service/tasks.h"
+#include "service/uploads.h"
 #include "service/clock.h"
 #include "service/credentials.h"
 #include "service/events.h"
@@ -48,6 +66,7 @@ api::ServerLimits serverLimits(const service::ServiceConfig& config) {
   limits.max_connections = config.max_connections;
   limits.ws_max_message_bytes = config.ws_max_message_bytes;
   limits.ws_idle_timeout = std::chrono::seconds(config.ws_idle_timeout_s);
+  limits.handler_threads = static_cast<size_t>(config.handler_threads);
   return limits;
 }
 
@@ -69,6 +88,13 @@ Result<service::Policy> initialPolicy(const service::ServiceConfig& config,
 
 struct ServiceApp::Parts {
   Status reloadPolicy();
+  void addResourceEndpoints(std::vector<api::Endpoint>& out);
+  service::ClusterLookup clusterLookup() {
+    return [this](const service::Principal& caller, std::string_view id) {
+      return clusters->open(caller, id);
+    };
+  }
+  void shutdown();
 
   service::ServiceConfig config;
   std::unique_ptr<store::MetadataStore> store;
@@ -77,6 +103,19 @@ struct ServiceApp::Parts {
   std::unique_ptr<service::AuditLog> audit;
   std::unique_ptr<service::AccountService> accounts;
   std::unique_ptr<service::PolicyHolder> policy;
+
+  // The ML resources. Declared in dependency order, so they are destroyed the other way round.
+  service::ClusterRegistry registry;
+  std::unique_ptr<service::Quotas> quotas;
+  std::unique_ptr<service::DatasetService> datasets;
+  std::unique_ptr<service::Scheduler> scheduler;
+  std::unique_ptr<service::TaskService> tasks;
+  std::unique_ptr<service::ResultService> results;
+  std::unique_ptr<service::ClusterService> clusters;
+  std::unique_ptr<service::UploadStaging> checkpoint_uploads;
+  std::unique_ptr<service::CheckpointService> checkpoints;
+  bool stopped = false;
+
   std::vector<api::Endpoint> endpoints;
   std::mutex reload_mutex;            // SIGHUP and the reload endpoint may overlap
   std::vector<std::string> warnings;  // from the last policy check, for the log
@@ -87,6 +126,85 @@ struct ServiceApp::Parts {
   std::string host;
   uint16_t port = 0;
 };
+
+namespace {
+
+// The clusters, datasets, tasks, results, checkpoints and quotas, over the opened store: then
+// interrupted tasks are marked, every cluster is restored from its newest checkpoint, and
+// autosave starts.
+Status buildResources(ServiceApp::Parts& parts, const service::Clock& clock) {
+  const service::ServiceConfig& config = parts.config;
+  parts.quotas = std::make_unique<service::Quotas>(
+      *parts.store, parts.registry,
+      service::QuotaLimits{config.quota_clusters, config.quota_synapse_bytes,
+                           config.quota_dataset_bytes, config.quota_concurrent_tasks});
+  parts.datasets = std::make_unique<service::DatasetService>(
+      *parts.store, *parts.quotas, clock,
+      service::DatasetSettings{config.data_dir, static_cast<uint64_t>(config.max_upload_bytes)});
+  service::Scheduler::Options scheduler;
+  scheduler.threads = static_cast<unsigned>(config.engine_threads);
+  scheduler.slice = std::chrono::milliseconds(config.task_slice_ms);
+  parts.scheduler = std::make_unique<service::Scheduler>(scheduler);
+  service::TaskService::Options task_options;
+  task_options.data_dir = config.data_dir;
+  task_options.clock = clock;
+  parts.tasks = std::make_unique<service::TaskService>(*parts.store, *parts.scheduler,
+                                                       *parts.datasets, *parts.quotas,
+                                                       parts.events, parts.clusterLookup(),
+                                                       task_options);
+  parts.results = std::make_unique<service::ResultService>(*parts.store, *parts.datasets,
+                                                           config.data_dir / "results");
+  service::ClusterOptions cluster_options;
+  cluster_options.data_dir = config.data_dir;
+  parts.clusters = std::make_unique<service::ClusterService>(
+      *parts.store, parts.registry, *parts.quotas, *parts.tasks, clock, cluster_options);
+  parts.checkpoint_uploads = std::make_unique<service::UploadStaging>(config.data_dir / "uploads");
+  service::CheckpointOptions checkpoint_options;
+  checkpoint_options.data_dir = config.data_dir;
+  checkpoint_options.autosave_interval = std::chrono::seconds(config.autosave_interval_s);
+  checkpoint_options.max_upload_bytes = static_cast<uint64_t>(config.max_upload_bytes);
+  checkpoint_options.log = parts.audit.get();
+  parts.checkpoints = std::make_unique<service::CheckpointService>(
+      *parts.store, *parts.clusters, *parts.tasks, *parts.checkpoint_uploads, clock,
+      checkpoint_options);
+
+  parts.accounts->addProjectContent(parts.clusters->projectContent());
+  parts.accounts->addProjectContent(parts.datasets->projectContent());
+  parts.accounts->addProjectContent(parts.checkpoints->projectContent());
+
+  TENDRIL_RETURN_IF_ERROR(parts.tasks->recoverInterrupted());
+  TENDRIL_RETURN_IF_ERROR(parts.datasets->removeOrphanFiles());
+  TENDRIL_RETURN_IF_ERROR(parts.checkpoints->loadAll());
+  parts.checkpoints->startAutosave();
+  return Status::Ok();
+}
+
+}  // namespace
+
+void ServiceApp::Parts::addResourceEndpoints(std::vector<api::Endpoint>& out) {
+  api::addClusterEndpoints(out, *clusters, *checkpoints);
+  api::addDatasetEndpoints(out, *datasets);
+  api::addTaskEndpoints(out, *tasks);
+  api::addResultEndpoints(out, *results);
+  api::addCheckpointEndpoints(out, *checkpoints);
+  api::addQuotaEndpoints(out, *quotas, *accounts);
+  api::addDirectEndpoints(out);
+}
+
+// Stops the work in a safe order: no new requests, then the tasks stop at their next cycle
+// (marked interrupted), then every changed cluster is saved.
+void ServiceApp::Parts::shutdown() {
+  if (stopped) return;
+  stopped = true;
+  if (server) server->stop();
+  if (checkpoints) checkpoints->stopAutosave();
+  if (tasks) tasks->stop();
+  if (scheduler) scheduler->stop();
+  if (checkpoints) {
+    Status saved = checkpoints->saveAllNow();
+    if (!saved.ok()) std::cerr << "autosave on shutdown failed: " << saved.toString() << "\n";
+  }
+}
 
 ServiceApp::ServiceApp(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 
@@ -137,6 +255,8 @@ Result<std::unique_ptr<ServiceApp>> ServiceApp::create(const service::ServiceCon
     out.flush();
   }
 
+  if (Status status = buildResources(*parts, clock); !status.ok()) return status;
+
   // The policy holder exists before the endpoints (the reload endpoint needs it) and receives
   // the real policy once every endpoint is declared.
   Result<service::Policy> placeholder = service::Policy::parse("", "none");
@@ -146,10 +266,11 @@ Result<std::unique_ptr<ServiceApp>> ServiceApp::create(const service::ServiceCon
                                    ? std::nullopt
                                    : std::optional<std::filesystem::path>(config.policy_file));
   Parts* raw = parts.get();
-  parts->endpoints =
-      api::declareEndpoints(api::Services{*parts->auth, *parts->accounts, *parts->audit,
-                                          *parts->policy, [raw] { return raw->reloadPolicy(); }},
-                            &parts->openapi);
+  parts->endpoints = api::declareEndpoints(
+      api::Services{*parts->auth, *parts->accounts, *parts->audit, *parts->policy,
+                    [raw] { return raw->reloadPolicy(); },
+                    [raw](std::vector<api::Endpoint>& more) { raw->addResourceEndpoints(more); }},
+      &parts->openapi);
   const std::vector<api::Endpoint>& endpoints = parts->endpoints;
   Result<service::Policy> policy = initialPolicy(config, endpoints, &parts->warnings);
   if (!policy.ok()) return policy.status();
@@ -171,6 +292,13 @@ Result<std::unique_ptr<ServiceApp>> ServiceApp::create(const service::ServiceCon
   });
   api::installEndpoints(router, endpoints, *parts->pipeline);
   api::addEventsSocket(router, *parts->pipeline, parts->events);
+  api::addUploadSocket(router, *parts->pipeline, *parts->datasets);
+  api::addTaskSocket(router, *parts->pipeline, *parts->tasks);
+  service::Quotas* quotas = parts->quotas.get();
+  api::addDirectSocket(router, *parts->pipeline, parts->clusterLookup(),
+                       [quotas](std::string_view project_id) {
+                         return quotas->checkSynapseBytes(project_id);
+                       });
   parts->server =
       std::make_unique<api::HttpServer>(std::move(router), serverLimits(config), &parts->metrics);
   return std::unique_ptr<ServiceApp>(new ServiceApp(std::move(parts)));
@@ -199,8 +327,12 @@ Status ServiceApp::Parts::reloadPolicy() {
 
 const std::vector<std::string>& ServiceApp::policyWarnings() const { return parts_->warnings; }
 
+const std::vector<api::Endpoint>& ServiceApp::endpoints() const { return parts_->endpoints; }
+
+std::shared_ptr<const nlohmann::json> ServiceApp::openapi() const { return parts_->openapi; }
+
 void ServiceApp::stop() {
-  if (parts_ && parts_->server) parts_->server->stop();
+  if (parts_) parts_->shutdown();
 }
 
 }  // namespace tendril::cli

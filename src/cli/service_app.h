@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "api/endpoint.h"
 #include "common/status.h"
 #include "service/config.h"
 
@@ -36,8 +39,13 @@ class ServiceApp {
   const std::vector<std::string>& policyWarnings() const;
   void stop();
 
+  // Every declared endpoint and their OpenAPI document (for tests and tools).
+  const std::vector<api::Endpoint>& endpoints() const;
+  std::shared_ptr<const nlohmann::json> openapi() const;
+
+  struct Parts;  // the assembled pieces (service_app.cc)
+
  private:
-  struct Parts;
   explicit ServiceApp(std::unique_ptr<Parts> parts);
   std::unique_ptr<Parts> parts_;
 };

@@ -22,3 +22,34 @@ inline testing::AssertionResult failsWith(const Status& status, Code code, std::
 }
 
 }  // namespace tendril
+
+// Status (or Result) checks that show the error on failure.
+#define TENDRIL_STATUS_OF_(expr) ::tendril::statusOf(expr)
+#define ASSERT_OK(expr)                                                 \
+  do {                                                                  \
+    const ::tendril::Status tendril_status_ = ::tendril::statusOf(expr); \
+    ASSERT_TRUE(tendril_status_.ok()) << tendril_status_.toString();    \
+  } while (false)
+#define EXPECT_OK(expr)                                                 \
+  do {                                                                  \
+    const ::tendril::Status tendril_status_ = ::tendril::statusOf(expr); \
+    EXPECT_TRUE(tendril_status_.ok()) << tendril_status_.toString();    \
+  } while (false)
+// ASSERT_OK_AND_ASSIGN(Type name, expr): asserts that the Result `expr` holds a value and
+// declares `name` with it.
+#define TENDRIL_CONCAT_INNER_(a, b) a##b
+#define TENDRIL_CONCAT_(a, b) TENDRIL_CONCAT_INNER_(a, b)
+#define ASSERT_OK_AND_ASSIGN(declaration, expr) \
+  TENDRIL_ASSIGN_OR_ASSERT_(TENDRIL_CONCAT_(tendril_result_, __LINE__), declaration, expr)
+#define TENDRIL_ASSIGN_OR_ASSERT_(result, declaration, expr)   \
+  auto result = (expr);                                        \
+  ASSERT_TRUE(result.ok()) << result.status().toString();      \
+  declaration = std::move(result).value()
+
+namespace tendril {
+inline Status statusOf(const Status& status) { return status; }
+template <typename T>
+Status statusOf(const Result<T>& result) {
+  return result.status();
+}
+}  // namespace tendril

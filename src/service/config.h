@@ -58,6 +58,7 @@ struct ServiceConfig {
   std::string listen;  // HOST:PORT or [V6HOST]:PORT; port 0 picks a free port
   int io_threads;      // HTTP I/O threads; 0: one per hardware thread, at least 2
   int engine_threads;  // threads that train and query clusters; 0: one per hardware thread
+  int handler_threads;  // threads running HTTP handlers; 0: twice the hardware threads, at least 4
 
   // Storage
   std::filesystem::path data_dir;
@@ -73,6 +74,16 @@ struct ServiceConfig {
   size_t max_connections;
   size_t ws_max_message_bytes;
   int ws_idle_timeout_s;
+
+  // ML resources
+  int autosave_interval_s;  // seconds between autosaves of changed clusters; 0: off
+  int task_slice_ms;        // a task runs this long before the scheduler may switch clusters
+  int64_t max_upload_bytes;  // largest declared dataset part or checkpoint upload
+  // Default per-project quotas (an admin may set others per project).
+  int64_t quota_clusters;
+  int64_t quota_synapse_bytes;
+  int64_t quota_dataset_bytes;
+  int64_t quota_concurrent_tasks;
 
   // Authentication
   int64_t access_token_ttl_s;

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 const std::vector<std::string> kExpectedKeys = {"listen",
                                                 "io_threads",
                                                 "engine_threads",
-                                                "data_dir",
+                                                "handler_threads", "data_dir",
                                                 "database",
                                                 "token_key_file",
                                                 "policy_file",
@@ -31,7 +31,7 @@ const std::vector<std::string> kExpectedKeys = {"listen",
                                                 "max_connections",
                                                 "ws_max_message_bytes",
                                                 "ws_idle_timeout_s",
-                                                "access_token_ttl_s",
+                                                "autosave_interval_s", "task_slice_ms", "max_upload_bytes", "quota_clusters", "quota_synapse_bytes", "quota_dataset_bytes", "quota_concurrent_tasks", "access_token_ttl_s",
                                                 "refresh_token_ttl_s",
                                                 "token_issuer",
                                                 "login_max_failures",
@@ -432,7 +432,7 @@ TEST_F(ConfigTest, DescribeSettingsListsEveryKeyOnce) {
   }
   EXPECT_EQ(keys, kExpectedKeys);
   EXPECT_EQ(envs.size(), settings.size());
-  EXPECT_EQ(settings[7].allowed, "1024..1073741824");
+  EXPECT_EQ(settings[8].allowed, "1024..1073741824");
   EXPECT_EQ(settings.back().allowed, "trace|debug|info|warn|error");
 }
 

@@ -88,8 +88,41 @@ CREATE TABLE error_log (
 CREATE INDEX error_log_time ON error_log (time_ms, id);
 )sql";
 
+// Version 2: the ML resources (clusters, datasets, tasks, checkpoints) in one generic table,
+// and per-project quotas. Names are unique per (kind, project) when not empty.
+constexpr std::string_view kVersion2 = R"sql(
+CREATE TABLE resources (
+  id         TEXT   NOT NULL PRIMARY KEY,
+  kind       TEXT   NOT NULL CHECK (kind IN ('cluster', 'dataset', 'task', 'checkpoint')),
+  project_id TEXT   NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+  owner_id   TEXT   REFERENCES users (id) ON DELETE SET NULL,
+  name       TEXT   NOT NULL DEFAULT '',
+  state      TEXT   NOT NULL DEFAULT '',
+  parent_id  TEXT   NOT NULL DEFAULT '',
+  ref_id     TEXT   NOT NULL DEFAULT '',
+  bytes      BIGINT NOT NULL DEFAULT 0,
+  attrs      TEXT   NOT NULL DEFAULT '{}',
+  created_ms BIGINT NOT NULL,
+  updated_ms BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX resources_name ON resources (kind, project_id, name) WHERE name <> '';
+CREATE INDEX resources_list ON resources (kind, project_id, created_ms, id);
+CREATE INDEX resources_parent ON resources (kind, parent_id);
+CREATE INDEX resources_ref ON resources (kind, ref_id);
+CREATE INDEX resources_state ON resources (kind, state);
+
+CREATE TABLE project_quotas (
+  project_id       TEXT   NOT NULL PRIMARY KEY REFERENCES projects (id) ON DELETE CASCADE,
+  clusters         BIGINT,
+  synapse_bytes    BIGINT,
+  dataset_bytes    BIGINT,
+  concurrent_tasks BIGINT
+);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kVersion1},
+    {2, kVersion2},
 };
 
 // Created outside the numbered migrations: it is what records them.

@@ -71,6 +71,17 @@ class SqliteStore final : public MetadataStore {
   Status appendError(const ErrorEntry& entry) override;
   Result<Page<ErrorEntry>> listErrors(const ErrorFilter& filter, const PageRequest& page) override;
 
+  Status insertResource(const Resource& resource) override;
+  Result<Resource> getResource(ResourceKind kind, std::string_view id) override;
+  Result<Page<Resource>> listResources(const ResourceFilter& filter,
+                                       const PageRequest& page) override;
+  Status updateResource(const Resource& resource) override;
+  Status deleteResource(ResourceKind kind, std::string_view id) override;
+  Result<std::int64_t> countResources(const ResourceFilter& filter) override;
+  Result<std::int64_t> sumResourceBytes(const ResourceFilter& filter) override;
+  Result<ProjectQuota> getQuota(std::string_view project_id) override;
+  Status setQuota(const ProjectQuota& quota) override;
+
  private:
   Result<sqlite::Statement> prepare(std::string_view sql) {
     return sqlite::Statement::prepare(db_, sql);

@@ -2,8 +2,7 @@
 //
 // List queries are assembled from constant fragments, one per filter present; every value,
 // the filter values and the cursor included, is bound as a parameter.
-#include <variant>
-
+#include "store/conditions.h"
 #include "store/sqlite_store.h"
 
 namespace tendril::store {
@@ -12,62 +11,10 @@ using sqlite::Statement;
 
 namespace {
 
-// A WHERE clause under construction: constant SQL fragments and the values they bind, in order.
-class Conditions {
- public:
-  void add(std::string_view fragment, std::string value) {
-    fragments_.emplace_back(fragment);
-    values_.emplace_back(std::move(value));
-  }
-  void add(std::string_view fragment, std::int64_t value) {
-    fragments_.emplace_back(fragment);
-    values_.emplace_back(value);
-  }
-  // Newest first: rows strictly before the cursor's (time_ms, id).
-  void addCursor(const CursorKey& cursor) {
-    fragments_.emplace_back("(time_ms < ? OR (time_ms = ? AND id < ?))");
-    values_.emplace_back(cursor.time_ms);
-    values_.emplace_back(cursor.time_ms);
-    values_.emplace_back(cursor.id);
-  }
-  std::string sql() const {
-    std::string where;
-    for (const std::string& fragment : fragments_) {
-      where += where.empty() ? " WHERE " : " AND ";
-      where += fragment;
-    }
-    return where;
-  }
-  void bind(Statement& statement) const {
-    for (const auto& value : values_) {
-      if (const auto* text = std::get_if<std::string>(&value)) {
-        statement.bindText(*text);
-      } else {
-        statement.bindInt(std::get<std::int64_t>(value));
-      }
-    }
-  }
-
- private:
-  std::vector<std::string> fragments_;
-  std::vector<std::variant<std::string, std::int64_t>> values_;
-};
-
 void addTimeRange(Conditions& conditions, const std::optional<TimeMs>& from_ms,
                   const std::optional<TimeMs>& to_ms) {
   if (from_ms) conditions.add("time_ms >= ?", *from_ms);
   if (to_ms) conditions.add("time_ms < ?", *to_ms);
-}
-
-// Validates the page request and adds its cursor to `conditions`.
-Status addPage(Conditions& conditions, const PageRequest& page) {
-  TENDRIL_RETURN_IF_ERROR(checkPageLimit(page.limit));
-  if (!page.cursor.empty()) {
-    Result<CursorKey> cursor = decodeCursor(page.cursor);
-    if (!cursor.ok()) return cursor.status();
-    conditions.addCursor(*cursor);
-  }
-  return Status::Ok();
 }
 
 AuditEntry readAudit(const Statement& row) {
@@ -107,7 +54,7 @@ Result<Page<AuditEntry>> SqliteStore::listAudit(const AuditFilter& filter,
   if (filter.action) conditions.add("action = ?", *filter.action);
   if (filter.result) conditions.add("result = ?", *filter.result);
   addTimeRange(conditions, filter.from_ms, filter.to_ms);
-  TENDRIL_RETURN_IF_ERROR(addPage(conditions, page));
+  TENDRIL_RETURN_IF_ERROR(addPage(conditions, page, "time_ms", /*newest_first=*/true));
   std::lock_guard lock(mutex_);
   Result<Statement> query =
       prepare("SELECT id, time_ms, user_id, action, target, result FROM audit_log" +
@@ -136,7 +83,7 @@ Result<Page<ErrorEntry>> SqliteStore::listErrors(const ErrorFilter& filter,
   if (filter.user_id) conditions.add("user_id = ?", *filter.user_id);
   if (filter.component) conditions.add("component = ?", *filter.component);
   addTimeRange(conditions, filter.from_ms, filter.to_ms);
-  TENDRIL_RETURN_IF_ERROR(addPage(conditions, page));
+  TENDRIL_RETURN_IF_ERROR(addPage(conditions, page, "time_ms", /*newest_first=*/true));
   std::lock_guard lock(mutex_);
   Result<Statement> query =
       prepare("SELECT id, time_ms, user_id, component, message, context FROM error_log" +

@@ -149,6 +149,53 @@ struct ErrorFilter {
   std::optional<TimeMs> to_ms;    // exclusive
 };
 
+// --- ML resources ----------------------------------------------------------------------------
+//
+// Clusters, datasets, tasks and checkpoints share one generic record (the services give each
+// kind its meaning): who owns it, what state it is in, what it points to, how many bytes it
+// accounts for, and kind-specific attributes as JSON text the store does not interpret. A row
+// belongs to a project and goes with it (project delete cascades); a deleted owner leaves the
+// row with an empty owner_id.
+enum class ResourceKind { kCluster, kDataset, kTask, kCheckpoint };
+
+// "cluster", "dataset", "task", "checkpoint": the stored spelling.
+std::string_view resourceKindName(ResourceKind kind);
+
+struct Resource {
+  std::string id;
+  ResourceKind kind = ResourceKind::kCluster;
+  std::string project_id;
+  std::string owner_id;   // empty: none (the owner was deleted)
+  std::string name;       // empty: unnamed; non-empty names are unique per (kind, project)
+  std::string state;      // kind-specific, e.g. "uploading", "queued", "ready"
+  std::string parent_id;  // tasks and checkpoints: the cluster; empty: none
+  std::string ref_id;     // tasks: the dataset (or checkpoint); empty: none
+  std::int64_t bytes = 0; // what the row accounts for against quotas (dataset bytes, ...)
+  std::string attrs = "{}";  // kind-specific JSON text, stored verbatim
+  TimeMs created_ms = 0;
+  TimeMs updated_ms = 0;
+};
+
+// Conditions of listResources(), countResources() and sumResourceBytes(); unset or empty
+// members are no condition.
+struct ResourceFilter {
+  ResourceKind kind = ResourceKind::kCluster;
+  std::optional<std::string> project_id;
+  std::optional<std::string> owner_id;
+  std::optional<std::string> parent_id;
+  std::optional<std::string> ref_id;
+  std::vector<std::string> states;  // any of these
+};
+
+// Per-project limits; an unset limit means "the configured default".
+struct ProjectQuota {
+  std::string project_id;
+  std::optional<std::int64_t> clusters;
+  std::optional<std::int64_t> synapse_bytes;
+  std::optional<std::int64_t> dataset_bytes;
+  std::optional<std::int64_t> concurrent_tasks;
+};
+
 inline constexpr std::size_t kDefaultPageLimit = 50;
 inline constexpr std::size_t kMaxPageLimit = 1000;
 
@@ -281,6 +328,32 @@ class MetadataStore {
   // Matching entries, newest first: ordered by (time_ms, id) descending.
   virtual Result<Page<ErrorEntry>> listErrors(const ErrorFilter& filter,
                                               const PageRequest& page) = 0;
+
+  // --- ML resources ----------------------------------------------------------------------
+
+  // Inserts a new row. InvalidArgument for an empty id or project_id; AlreadyExists for a known
+  // id or a name taken by another row of the same kind and project; FailedPrecondition when
+  // the project (or the owner) does not exist.
+  virtual Status insertResource(const Resource& resource) = 0;
+  // NotFound unless a row of `kind` has this id.
+  virtual Result<Resource> getResource(ResourceKind kind, std::string_view id) = 0;
+  // Matching rows, oldest first: ordered by (created_ms, id).
+  virtual Result<Page<Resource>> listResources(const ResourceFilter& filter,
+                                               const PageRequest& page) = 0;
+  // Replaces name, state, bytes, attrs, parent_id, ref_id and updated_ms of the row with
+  // `resource.id` and kind (project, owner and created_ms never change). NotFound;
+  // AlreadyExists for a rename onto a taken name.
+  virtual Status updateResource(const Resource& resource) = 0;
+  // NotFound unless a row of `kind` has this id.
+  virtual Status deleteResource(ResourceKind kind, std::string_view id) = 0;
+  virtual Result<std::int64_t> countResources(const ResourceFilter& filter) = 0;
+  // The sum of `bytes` over the matching rows (0 when none).
+  virtual Result<std::int64_t> sumResourceBytes(const ResourceFilter& filter) = 0;
+
+  // The project's quota row; a project without one gives a ProjectQuota with no limit set.
+  virtual Result<ProjectQuota> getQuota(std::string_view project_id) = 0;
+  // Creates or replaces the quota row. FailedPrecondition for an unknown project.
+  virtual Status setQuota(const ProjectQuota& quota) = 0;
 };
 
 // Opens (creating it when missing) the SQLite database at `file` and brings its schema up to

@@ -1,10 +1,11 @@
-// The endpoint list against what is written about it: the shipped policy file, docs/api.md and
-// the declarations' own consistency. Each check fails when someone adds an endpoint and forgets
+// The endpoint list of the assembled service against what is written about it: the shipped
+// policy file, docs/api.md and the declarations' own consistency. Each check fails when someone adds an endpoint and forgets
 // one of the places.
-#include "api/endpoints.h"
+#include "cli/service_app.h"
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -12,6 +13,7 @@
 
 #include "api/api.h"
 #include "api/router.h"
+#include "service/config.h"
 
 namespace tendril::api {
 namespace {
@@ -23,30 +25,37 @@ std::string readSourceFile(const std::string& relative) {
   return text.str();
 }
 
+// The whole service as `tendril serve` assembles it (not started), over a fresh data directory.
 class EndpointsTest : public testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(service::initCredentials().ok());
-    store_ = std::move(store::openSqliteMemoryStore().value());
-    service::AuthSettings settings;
-    settings.token_key = std::string(40, 'k');
-    settings.hash_cost = service::HashCost::kTesting;
-    auth_ = std::make_unique<service::AuthService>(*store_, clock_, settings);
-    accounts_ =
-        std::make_unique<service::AccountService>(*store_, clock_, service::HashCost::kTesting);
-    audit_ = std::make_unique<service::AuditLog>(*store_, clock_, nullptr);
-    policy_ = std::make_unique<service::PolicyHolder>(*service::Policy::parse("", "none"));
-    endpoints_ = declareEndpoints(Services{*auth_, *accounts_, *audit_, *policy_,
-                                           [] { return Status::Precondition("no policy file"); }},
-                                  &openapi_);
+    data_dir_ = std::filesystem::path(testing::TempDir()) /
+                ("app_" + std::string(testing::UnitTest::GetInstance()->current_test_info()->name()));
+    std::filesystem::remove_all(data_dir_);
+    service::ServiceConfig config;
+    config.data_dir = data_dir_;
+    config.listen = "127.0.0.1:0";
+    config.password_hash_cost = service::HashCost::kTesting;
+    std::ostringstream out;
+    service::Environment env = [](std::string_view name) -> std::optional<std::string> {
+      if (name == service::kAdminNameEnv) return "admin";
+      if (name == service::kAdminPasswordEnv) return "admin-password-0";
+      if (name == service::kTokenKeyEnv) return std::string(40, 'k');
+      return std::nullopt;
+    };
+    Result<std::unique_ptr<cli::ServiceApp>> app = cli::ServiceApp::create(config, env, out);
+    ASSERT_TRUE(app.ok()) << app.status().toString();
+    app_ = std::move(app).value();
+    endpoints_ = app_->endpoints();
+    openapi_ = app_->openapi();
+  }
+  void TearDown() override {
+    app_.reset();
+    std::filesystem::remove_all(data_dir_);
   }
 
-  service::Clock clock_ = [] { return store::TimeMs{1'700'000'000'000}; };
-  std::unique_ptr<store::MetadataStore> store_;
-  std::unique_ptr<service::AuthService> auth_;
-  std::unique_ptr<service::AccountService> accounts_;
-  std::unique_ptr<service::AuditLog> audit_;
-  std::unique_ptr<service::PolicyHolder> policy_;
+  std::filesystem::path data_dir_;
+  std::unique_ptr<cli::ServiceApp> app_;
   std::shared_ptr<const nlohmann::json> openapi_;
   std::vector<Endpoint> endpoints_;
 };
