@@ -146,6 +146,7 @@ TEST_F(ClusterRoutesTest, InputsAreValidatedByTheDeclarations) {
   EXPECT_FALSE(validate("clusters.restore", "", R"({"checkpoint_id": "nope"})", id).ok());
   EXPECT_TRUE(validate("projects.quota_set", "", R"({"clusters": 3})", id).ok());
   EXPECT_FALSE(validate("projects.quota_set", "", R"({"clusters": -1})", id).ok());
+  EXPECT_TRUE(validate("projects.quota_set", "", R"({"clusters": null})", id).ok());
 }
 
 TEST_F(ClusterRoutesTest, ClusterRepliesHaveTheDocumentedShape) {
@@ -285,8 +286,19 @@ TEST_F(ClusterRoutesTest, QuotasAreReadByMembersAndSetByAdmins) {
   EXPECT_TRUE(failsWith(
       call("clusters.create", {{"name", "over"}, {"template", kLineTemplate}}, bob_).status(),
       Code::kResourceExhausted, "quota: clusters"));
-  // A limit not sent goes back to its default.
-  EXPECT_EQ(body("projects.quota_set", {{"id", p_}}, root_)["defaults"].size(), 4u);
+  // A limit not sent keeps its value; null puts it back to the default.
+  nlohmann::json kept = body("projects.quota_set", {{"id", p_}, {"dataset_bytes", 5}}, root_);
+  EXPECT_EQ(kept["limits"]["clusters"], 1);
+  EXPECT_EQ(kept["limits"]["dataset_bytes"], 5);
+  EXPECT_EQ(kept["defaults"], nlohmann::json::parse(R"(["synapse_bytes"])"));
+  nlohmann::json reset = body("projects.quota_set",
+                              {{"id", p_},
+                               {"clusters", nullptr},
+                               {"dataset_bytes", nullptr},
+                               {"concurrent_tasks", nullptr}},
+                              root_);
+  EXPECT_EQ(reset["defaults"].size(), 4u);
+  EXPECT_EQ(reset["limits"]["clusters"], 64);
   EXPECT_TRUE(failsWith(
       call("projects.quota_set", {{"id", service::newUuid()}, {"clusters", 1}}, root_).status(),
       Code::kNotFound, ""));
