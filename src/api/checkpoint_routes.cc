@@ -170,7 +170,7 @@ void addCheckpointEndpoints(std::vector<Endpoint>& out, service::CheckpointServi
                             "Begin a checkpoint upload", kInProject);
   upload.description =
       "Declares the file's exact size and SHA-256; then send the bytes with PUT "
-      "/checkpoints/{id}/data and finalize. The size is bounded by max_upload_bytes (429 above).";
+      "/checkpoints/{id}/data and finalize. The size is bounded by max_upload_bytes (400 above).";
   upload.input = {checkpointName(),
                   Field::integer("size")
                       .required()

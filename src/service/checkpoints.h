@@ -29,9 +29,9 @@
 //   cluster is NotFound ("checkpoint not found" / "cluster not found"). No path under data_dir
 //   ever appears in a message.
 //
-// Errors: InvalidArgument (name, upload declaration, corrupt upload), NotFound,
+// Errors: InvalidArgument (name, upload declaration or size, corrupt upload), NotFound,
 // AlreadyExists (name taken), FailedPrecondition (no project; wrong state; template differs;
-// upload incomplete or offset not at `received`), ResourceExhausted (task quota, upload size).
+// upload incomplete or offset not at `received`), ResourceExhausted (concurrent-task quota).
 //
 // Thread safety: every member may be called from any thread. The autosave thread runs between
 // startAutosave() and stopAutosave() (or destruction).
