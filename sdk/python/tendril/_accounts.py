@@ -97,6 +97,7 @@ class Users(Group):
                                             "is_admin": is_admin})
 
     def get(self, user_id: str) -> User:
+        """A user by id (any user may read themselves)."""
         return self._t.call_json("GET", f"/users/{seg(user_id)}")
 
     def list(self, limit: Optional[int] = None, cursor: Optional[str] = None) -> Page[User]:
@@ -115,6 +116,7 @@ class Users(Group):
         return self._t.call_json("PATCH", f"/users/{seg(user_id)}", json_body=body)
 
     def delete(self, user_id: str) -> None:
+        """Deletes a user (409 for yourself or the last admin)."""
         self._t.call_json("DELETE", f"/users/{seg(user_id)}")
 
     def projects(self, user_id: str) -> List[Project]:
@@ -126,10 +128,12 @@ class Projects(Group):
     """`/projects`, their memberships and quotas."""
 
     def create(self, name: str) -> Project:
+        """Creates a project (admin)."""
         return self._t.call_json("POST", "/projects", json_body={"name": name},
                                  idempotency_key=True)
 
     def get(self, project_id: str) -> Project:
+        """A project the caller is a member of (admins: any)."""
         return self._t.call_json("GET", f"/projects/{seg(project_id)}")
 
     def list(self, limit: Optional[int] = None, cursor: Optional[str] = None) -> Page[Project]:
@@ -137,6 +141,7 @@ class Projects(Group):
         return self._page("/projects", limit, cursor)
 
     def iter(self, page_size: int = 200) -> Iterator[Project]:
+        """Every project `list` would page through."""
         return self._iter("/projects", page_size)
 
     def delete(self, project_id: str, cascade: bool = False) -> None:
@@ -146,6 +151,7 @@ class Projects(Group):
                           query={"cascade": True} if cascade else None)
 
     def members(self, project_id: str) -> List[Membership]:
+        """The project's memberships (admin or the project's project-admin)."""
         return self._t.call_json("GET", f"/projects/{seg(project_id)}/members")["items"]
 
     def set_member(self, project_id: str, user_id: str, role: str = "member") -> Membership:
@@ -154,6 +160,7 @@ class Projects(Group):
                                  json_body={"role": role})
 
     def remove_member(self, project_id: str, user_id: str) -> None:
+        """Removes the user from the project (their keys there stop working)."""
         self._t.call_json("DELETE", f"/projects/{seg(project_id)}/members/{seg(user_id)}")
 
     def quota(self, project_id: str) -> Quota:
@@ -181,6 +188,7 @@ class ApiKeys(Group):
                                  idempotency_key=True)
 
     def list(self, project_id: str) -> List[ApiKey]:
+        """The project's keys: all for admins and project-admins, members their own."""
         return self._t.call_json("GET", f"/projects/{seg(project_id)}/api-keys")["items"]
 
     def revoke(self, project_id: str, key_id: str) -> None:
@@ -200,6 +208,7 @@ class Logs(Group):
                           result=result, **{"from": since, "to": until})
 
     def iter_audit(self, page_size: int = 200, **filters: Any) -> Iterator[AuditEntry]:
+        """Every audit entry matching the filters of `audit`, newest first."""
         return pages(lambda cursor: self.audit(page_size, cursor, **filters))
 
     def errors(self, limit: Optional[int] = None, cursor: Optional[str] = None,
@@ -210,6 +219,7 @@ class Logs(Group):
                           **{"from": since, "to": until})
 
     def iter_errors(self, page_size: int = 200, **filters: Any) -> Iterator[ErrorEntry]:
+        """Every error-log entry matching the filters of `errors`."""
         return pages(lambda cursor: self.errors(page_size, cursor, **filters))
 
 
@@ -231,6 +241,7 @@ class System(Group):
             return False
 
     def version(self) -> Version:
+        """`{"name": "tendril", "version": ...}`."""
         return self._t.call_json("GET", "/version")
 
     def metrics_text(self) -> str:

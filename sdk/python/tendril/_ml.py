@@ -36,8 +36,9 @@ def send_chunks(put: Callable[[int, bytes], Dict[str, Any]], where: Callable[[],
     while offset < blob.size:
         piece = blob.read(offset, chunk_size)
         try:
-            reply = put(offset, piece)
-            offset = int(reply["received"])
+            offset = int(put(offset, piece)["received"])
+            if progress is not None:
+                progress(label, offset, blob.size)
         except PayloadTooLarge:
             if chunk_size <= MIN_CHUNK:
                 raise
@@ -53,8 +54,6 @@ def send_chunks(put: Callable[[int, bytes], Dict[str, Any]], where: Callable[[],
             if resume_at == offset:
                 raise
             offset = resume_at
-        if progress is not None:
-            progress(label, offset, blob.size)
 
 
 class Clusters(Group):
@@ -76,9 +75,11 @@ class Clusters(Group):
         return self._t.call_json("GET", f"/clusters/{seg(cluster_id)}")
 
     def list(self, limit: Optional[int] = None, cursor: Optional[str] = None) -> Page[Cluster]:
+        """One page of the clusters the caller may see."""
         return self._page("/clusters", limit, cursor)
 
     def iter(self, page_size: int = 200) -> Iterator[Cluster]:
+        """Every cluster the caller may see."""
         return self._iter("/clusters", page_size)
 
     def rename(self, cluster_id: str, name: str) -> Cluster:
@@ -124,15 +125,19 @@ class Datasets(Group):
         return self._t.call_json("POST", "/datasets", json_body=body, idempotency_key=True)
 
     def get(self, dataset_id: str) -> Dataset:
+        """A dataset (its state, parts and, once ready, its shape)."""
         return self._t.call_json("GET", f"/datasets/{seg(dataset_id)}")
 
     def list(self, limit: Optional[int] = None, cursor: Optional[str] = None) -> Page[Dataset]:
+        """One page of the datasets the caller may see."""
         return self._page("/datasets", limit, cursor)
 
     def iter(self, page_size: int = 200) -> Iterator[Dataset]:
+        """Every dataset the caller may see."""
         return self._iter("/datasets", page_size)
 
     def delete(self, dataset_id: str) -> None:
+        """Deletes a dataset and its files (409 while a task uses it)."""
         self._t.call_json("DELETE", f"/datasets/{seg(dataset_id)}")
 
     def part(self, dataset_id: str, part: str) -> PartState:
@@ -241,12 +246,15 @@ class Results(Group):
     """`/results`: the outputs of request tasks (a result's id is its task's id)."""
 
     def get(self, result_id: str) -> Result:
+        """A result's description: count, output ports, its task, cluster and dataset."""
         return self._t.call_json("GET", f"/results/{seg(result_id)}")
 
     def list(self, limit: Optional[int] = None, cursor: Optional[str] = None) -> Page[Result]:
+        """One page of results, oldest first."""
         return self._page("/results", limit, cursor)
 
     def iter(self, page_size: int = 200) -> Iterator[Result]:
+        """Every result the caller may see."""
         return self._iter("/results", page_size)
 
     def outputs(self, result_id: str, offset: int = 0, limit: int = 100) -> OutputPage:
@@ -275,6 +283,7 @@ class Results(Group):
                                  query={"dataset_id": dataset_id})
 
     def delete(self, result_id: str) -> None:
+        """Deletes a result (its task stays)."""
         self._t.call_json("DELETE", f"/results/{seg(result_id)}")
 
 
@@ -296,17 +305,21 @@ class Checkpoints(Group):
         return self.get(reply["checkpoint"]["id"])
 
     def get(self, checkpoint_id: str) -> Checkpoint:
+        """A checkpoint (`state`, and `upload` while it is being uploaded)."""
         return self._t.call_json("GET", f"/checkpoints/{seg(checkpoint_id)}")
 
     def list(self, limit: Optional[int] = None, cursor: Optional[str] = None,
              cluster_id: Optional[str] = None) -> Page[Checkpoint]:
+        """One page of checkpoints, optionally of one cluster."""
         return self._page("/checkpoints", limit, cursor, cluster_id=cluster_id)
 
     def iter(self, page_size: int = 200, cluster_id: Optional[str] = None) \
             -> Iterator[Checkpoint]:
+        """Every checkpoint, optionally of one cluster."""
         return self._iter("/checkpoints", page_size, cluster_id=cluster_id)
 
     def delete(self, checkpoint_id: str) -> None:
+        """Deletes a checkpoint (409 while it is saved or restored)."""
         self._t.call_json("DELETE", f"/checkpoints/{seg(checkpoint_id)}")
 
     def download(self, checkpoint_id: str,

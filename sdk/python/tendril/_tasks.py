@@ -138,6 +138,7 @@ class Tasks(Group):
         return self.create("request", cluster_id, dataset_id, **options)
 
     def get(self, task_id: str) -> Task:
+        """A task with its live progress."""
         return self._task(self._t.call_json("GET", f"/tasks/{seg(task_id)}"))
 
     def list(self, limit: Optional[int] = None, cursor: Optional[str] = None,
@@ -149,6 +150,7 @@ class Tasks(Group):
 
     def iter(self, page_size: int = 200, cluster_id: Optional[str] = None,
              state: Optional[str] = None) -> Iterator[Task]:
+        """Every task, oldest first, optionally of one cluster or state."""
         return (self._task(item) for item in
                 self._iter("/tasks", page_size, cluster_id=cluster_id, state=state))
 

@@ -49,9 +49,11 @@ class Socket:
             pass
 
     def send_text(self, message: Any) -> None:
+        """Sends `message` as one JSON text frame."""
         self._send(lambda: self.ws.send(json.dumps(message)))
 
     def send_binary(self, data: bytes) -> None:
+        """Sends `data` as one binary frame."""
         import websocket
         self._send(lambda: self.ws.send(data, opcode=websocket.ABNF.OPCODE_BINARY))
 
@@ -104,6 +106,7 @@ class Socket:
                 return binary, b"".join(parts)
 
     def receive_json(self, timeout: Optional[float] = None) -> Any:
+        """The next message, which must be a JSON text frame, parsed."""
         binary, data = self.receive(timeout)
         if binary:
             raise ProtocolError(f"expected a JSON text message, got {len(data)} binary bytes")
@@ -118,6 +121,7 @@ class EventStream(Socket):
     `{"type": "audit" | "task", "entry": {...}}`. Iterate it, or call `next_event`."""
 
     def next_event(self, timeout: Optional[float] = None) -> Dict[str, Any]:
+        """The next event (`{"type", "entry"}`, or a `pong`)."""
         return self.receive_json(timeout)
 
     def ping(self, timeout: Optional[float] = None) -> None:
