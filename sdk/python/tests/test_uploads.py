@@ -109,3 +109,12 @@ def test_checkpoint_upload_resumes_and_downloads(server, owner, tmp_path):
     assert owner.checkpoints.download(uploaded["id"]) == data
     restored = owner.clusters.restore(cluster["id"], uploaded["id"]).wait(timeout=30)
     assert restored.state == "finished", restored
+
+
+def test_chunks_over_the_body_limit_are_split(server, owner):
+    data = table(20000)  # 230 KB, one "chunk" of 256 KiB asked for: 413, then halved until fit
+    seen = []
+    dataset = owner.datasets.upload(data, name="halved", chunk_size=256 * 1024,
+                                    progress=lambda part, got, size: seen.append(got))
+    check_ready(owner, dataset, data)
+    assert seen[0] <= 65536 and seen[-1] == len(data), seen
