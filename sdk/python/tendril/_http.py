@@ -146,7 +146,9 @@ class Transport:
         if self.scheme == "https" and self.ssl_context is None:
             self.ssl_context = ssl.create_default_context()
         self._local = threading.local()
-        self.refresh_hook: Optional[Callable[[], bool]] = None  # set by the client
+        # Set by the client: refreshes the session unless the token that was refused (the
+        # argument) has been replaced meanwhile; False when no refresh is possible.
+        self.refresh_hook: Optional[Callable[[Optional[str]], bool]] = None
 
     @property
     def address(self) -> str:
@@ -276,7 +278,7 @@ class Transport:
             if (isinstance(error, Unauthenticated) and authenticate and not refreshed
                     and "Authorization" in call_headers and self.refresh_hook is not None):
                 refreshed = True
-                if self.refresh_hook():
+                if self.refresh_hook(call_headers["Authorization"][len("Bearer "):]):
                     attempt -= 1
                     continue
             if isinstance(error, ServiceUnavailable) and attempt < attempts:
@@ -297,7 +299,7 @@ class Transport:
             return
         expiry = token_expiry(credentials.token)
         if expiry is not None and expiry - time.time() < REFRESH_MARGIN_S:
-            self.refresh_hook()
+            self.refresh_hook(credentials.token)
 
     @staticmethod
     def error_from(reply: Reply) -> ApiError:
@@ -339,6 +341,7 @@ class Transport:
         refreshed = False
         while True:
             self._refresh_if_expiring()
+            used_token = self.credentials.token
             header = [f"{k}: {v}" for k, v in self.credentials.headers().items()]
             try:
                 return websocket.create_connection(url, header=header,
@@ -348,8 +351,8 @@ class Transport:
                 error = self._upgrade_error(refused)
             except (OSError, websocket.WebSocketException) as failure:
                 raise ConnectionFailed(f"WebSocket {path}: {failure}") from failure
-            if (isinstance(error, Unauthenticated) and not refreshed and self.credentials.token
-                    and self.refresh_hook is not None and self.refresh_hook()):
+            if (isinstance(error, Unauthenticated) and not refreshed and used_token
+                    and self.refresh_hook is not None and self.refresh_hook(used_token)):
                 refreshed = True
                 continue
             raise error

@@ -92,15 +92,14 @@ class Client:
         may see. Use it as a context manager and iterate it."""
         return EventStream(self.transport.websocket("/events", timeout=timeout))
 
-    def _refresh_for_transport(self) -> bool:
-        """Refreshes the session after a 401 or before expiry; False when that is impossible
-        (no refresh token, or the server refused it). Only one thread refreshes: a thread
-        that waited for the lock finds the new token and does not refresh again."""
+    def _refresh_for_transport(self, refused_token: Optional[str]) -> bool:
+        """Refreshes the session after `refused_token` got a 401 or is about to expire; False
+        when that is impossible (no refresh token, or the server refused it). Only one thread
+        refreshes: a thread that finds the token already replaced uses the new one."""
         credentials = self.transport.credentials
-        seen = credentials.token
         with credentials.lock:
-            if credentials.token != seen:
-                return True
+            if credentials.token != refused_token:
+                return credentials.token is not None
             if not credentials.refresh_token:
                 return False
             try:

@@ -4,16 +4,20 @@ accepted connection (then `forward`): `drop` (read the request, close without a 
 the work was done but the client never hears of it), `lose-after:N` (forward everything, but
 swallow the first reply that follows the client's N-th byte, then close: a chunk that landed
 unacknowledged), `cut:N` (forward the first N bytes the client sends, then close both sides: a
-request broken off in the middle)."""
+request broken off in the middle). With `tls` (a server-side SSLContext) it speaks TLS to its
+clients and plain HTTP to the server: a TLS-terminating front."""
 import json
 import socket
+import ssl
 import threading
-from typing import List
+from typing import List, Optional
 
 
 class FlakyProxy:
-    def __init__(self, upstream_port: int, actions: List[str]):
+    def __init__(self, upstream_port: int, actions: List[str],
+                 tls: Optional[ssl.SSLContext] = None):
         self.upstream_port = upstream_port
+        self.tls = tls
         self.actions = list(actions)
         self.accepted: List[str] = []  # the action taken for each connection, in order
         self._lock = threading.Lock()
@@ -41,6 +45,12 @@ class FlakyProxy:
             threading.Thread(target=self._serve, args=(conn, action), daemon=True).start()
 
     def _serve(self, conn: socket.socket, action: str) -> None:
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (OSError, ssl.SSLError):
+                conn.close()  # a client that refused the certificate
+                return
         if action in ("drop", "503"):
             conn.recv(1 << 20)
             if action == "503":
