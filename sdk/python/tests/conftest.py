@@ -3,8 +3,7 @@
 Run: /usr/bin/python3 -m pytest sdk/python/tests"""
 import pytest
 
-from harness import (ADMIN_NAME, ADMIN_PASSWORD, PASSWORD, TINY_TEMPLATE, admin_client,  # noqa: F401
-                     integration, member_client, unique_name)
+from harness import admin_client, integration
 
 # The integration suite's fixtures and hooks (a failing test's report gets the server log).
 pytest_runtest_setup = integration.pytest_runtest_setup

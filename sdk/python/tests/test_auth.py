@@ -7,7 +7,7 @@ import time
 import pytest
 
 import tendril
-from conftest import ADMIN_NAME, ADMIN_PASSWORD, PASSWORD, admin_client, member_client, \
+from harness import ADMIN_NAME, ADMIN_PASSWORD, PASSWORD, admin_client, member_client, \
     unique_name
 
 SERVER_SETTINGS = {"access_token_ttl_s": 2}

@@ -3,7 +3,7 @@ every status the API documents (docs/api.md "Errors"), against the real server."
 import pytest
 
 import tendril
-from conftest import PASSWORD, TINY_TEMPLATE, member_client, unique_name
+from harness import PASSWORD, TINY_TEMPLATE, member_client, unique_name
 
 SERVER_SETTINGS = {"max_body_bytes": 4096}
 

@@ -1,6 +1,6 @@
 """Paging helpers: `list` returns one page as the server sent it, `iter` follows next_cursor
 through every page without repeats or gaps."""
-from conftest import PASSWORD, unique_name
+from harness import PASSWORD, unique_name
 
 
 def test_iter_follows_every_page(server, admin):

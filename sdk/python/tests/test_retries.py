@@ -4,7 +4,7 @@ reply returns the first reply instead of creating twice; other POSTs are never s
 import pytest
 
 import tendril
-from conftest import ADMIN_NAME, ADMIN_PASSWORD, admin_client, unique_name
+from harness import ADMIN_NAME, ADMIN_PASSWORD, admin_client, unique_name
 from flaky_proxy import FlakyProxy
 
 

@@ -4,9 +4,8 @@ finish."""
 import pytest
 
 import tendril
-from conftest import member_client
 from flaky_proxy import FlakyProxy
-from harness import REPO_ROOT
+from harness import REPO_ROOT, member_client
 
 STAIRCASE = ("input,output\n" + "".join(f"{(i // 50) % 4 * 0.2:g},{(i // 50) % 4 * 0.2:g}\n"
                                         for i in range(600))).encode()

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 import tendril
-from conftest import ADMIN_NAME, ADMIN_PASSWORD, TINY_TEMPLATE, member_client
+from harness import ADMIN_NAME, ADMIN_PASSWORD, TINY_TEMPLATE, member_client
 from flaky_proxy import FlakyProxy
 
 

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 import tendril
-from conftest import TINY_TEMPLATE, member_client
+from harness import TINY_TEMPLATE, member_client
 from flaky_proxy import FlakyProxy
 
 SERVER_SETTINGS = {"max_body_bytes": 65536}
