@@ -187,7 +187,7 @@ def test_direct_io(scenario, admin):
     label = labels[index]
     one_hot = [1.0 if i == label else 0.0 for i in range(10)]
     before = admin.clusters.get(cluster["id"])["stats"]["samples_trained"]
-    with admin.clusters.direct(cluster["id"], binary=True) as direct:
+    with admin.direct(cluster["id"], binary=True) as direct:
         for _ in range(DIRECT_REPEATS):
             assert direct.train(image(index), one_hot)["trained"] is True
         outputs = direct.request(image(index))["classes"]

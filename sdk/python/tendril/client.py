@@ -11,7 +11,7 @@ from ._accounts import ApiKeys, Auth, Logs, Projects, System, Users
 from ._http import Credentials, Transport
 from ._ml import Checkpoints, Clusters, Datasets, Results
 from ._tasks import Tasks
-from ._ws import EventStream
+from ._ws import DirectSession, EventStream
 from .errors import TendrilError
 from .types import Session
 
@@ -91,6 +91,11 @@ class Client:
         """The server's event stream (`WS /events`): audit entries and task changes the caller
         may see. Use it as a context manager and iterate it."""
         return EventStream(self.transport.websocket("/events", timeout=timeout))
+
+    def direct(self, cluster_id: str, binary: bool = False,
+               timeout: Optional[float] = None) -> DirectSession:
+        """A direct-IO session with a cluster (see `Clusters.direct`); use it in a `with`."""
+        return self.clusters.direct(cluster_id, binary, timeout)
 
     def _refresh_for_transport(self, refused_token: Optional[str]) -> bool:
         """Refreshes the session after `refused_token` got a 401 or is about to expire; False
