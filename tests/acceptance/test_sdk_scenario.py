@@ -14,7 +14,7 @@ import time
 import pytest
 
 import tendril
-from conftest import fashion_paths, fashion_raw, fashion_subset, template, unique_name
+from acceptance_helpers import fashion_paths, fashion_raw, fashion_subset, template, unique_name
 
 ACCURACY_FLOOR = 0.83
 UNKNOWN = "00000000-0000-4000-8000-000000000000"

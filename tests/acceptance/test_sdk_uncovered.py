@@ -10,7 +10,7 @@ import time
 import pytest
 
 import tendril
-from conftest import ADMIN_NAME, PASSWORD, fashion_subset, staircase_csv, template, unique_name
+from acceptance_helpers import ADMIN_NAME, PASSWORD, fashion_subset, staircase_csv, template, unique_name
 
 STAIRCASE_TRAIN = [(0, 0), (80, 1), (30, 0.5), (10, 0.75), (0, 0)]
 STAIRCASE_TEST = [(0, 0), (10, 0.75), (80, 1), (0, 0), (30, 0.5), (80, 1)]
