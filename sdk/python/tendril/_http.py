@@ -181,9 +181,6 @@ class Transport:
             connection.close()
             self._local.connection = None
 
-    def _drop_connection(self) -> None:
-        self.close()
-
     # -- one attempt --
 
     def _attempt(self, method: str, target: str, body: Optional[bytes], headers: Dict[str, str],
@@ -199,13 +196,13 @@ class Transport:
             else:
                 data = response.read()
             if response.will_close:
-                self._drop_connection()
+                self.close()
         except (socket.timeout, TimeoutError) as error:
-            self._drop_connection()
+            self.close()
             raise RequestTimeout(f"{method} {target}: no reply within {self.timeout} s") \
                 from error
         except (OSError, http.client.HTTPException) as error:
-            self._drop_connection()
+            self.close()
             raise ConnectionFailed(f"{method} {target}: {type(error).__name__}: {error}") \
                 from error
         self._local.last_used = time.monotonic()

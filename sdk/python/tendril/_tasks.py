@@ -70,12 +70,10 @@ class Task(Dict[str, Any]):
         if not self.done:
             try:
                 self._wait_events(progress, deadline)
-            except (ConnectionFailed, ProtocolError):
-                pass  # the socket broke or was refused: polling below sees the rest
             except NotFound:
-                raise
-            except ApiError:
-                pass
+                raise  # the task is gone (or was never visible): polling would say the same
+            except (ConnectionFailed, ProtocolError, ApiError):
+                pass  # the socket broke or was refused: polling below sees the rest
         while not self.done:
             if deadline is not None and time.monotonic() > deadline:
                 raise WaitTimeout(f"task {self.id} still {self.state} after {timeout} s")
