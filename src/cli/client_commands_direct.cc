@@ -1,8 +1,8 @@
 // `tendril direct CLUSTER --input PORT=VALUES`: one sample through a cluster's direct-IO
 // WebSocket from the terminal (docs/api.md "Direct IO"): a request that prints the outputs and
 // the index of the largest one, or, with --expected, training cycles (--repeat N).
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -50,7 +50,8 @@ Result<json> parseSample(const std::vector<std::string>& entries, const char* wh
   for (const std::string& entry : entries) {
     size_t equals = entry.find('=');
     std::string port = equals == std::string::npos ? std::string() : entry.substr(0, equals);
-    Result<json> values = parseValues(equals == std::string::npos ? entry : entry.substr(equals + 1));
+    Result<json> values =
+        parseValues(equals == std::string::npos ? entry : entry.substr(equals + 1));
     if (!values.ok()) return Status::Invalid(std::string(what) + ": " + values.status().message());
     if (port.empty()) {
       if (entries.size() != 1) {
@@ -142,9 +143,10 @@ void addDirectCommand(CLI::App& app) {
   CLI::App* direct = addClientCommand(app, "direct", "one sample through a cluster, right now",
                                       [options](auto& s) { return runDirect(s, *options); });
   direct->add_option("cluster", options->cluster, "cluster id")->required();
-  direct->add_option("-i,--input", options->inputs,
-                     "PORT=VALUES or PORT=FILE (numbers split by commas, spaces, lines); "
-                     "repeat per port, or one flat list without PORT=")
+  direct
+      ->add_option("-i,--input", options->inputs,
+                   "PORT=VALUES or PORT=FILE (numbers split by commas, spaces, lines); "
+                   "repeat per port, or one flat list without PORT=")
       ->required();
   direct->add_option("-e,--expected", options->expected,
                      "train instead of request: expected outputs, like --input");

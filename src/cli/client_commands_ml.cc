@@ -20,25 +20,48 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const std::vector<Column> kClusterColumns = {
-    {"ID", "/id"},           {"NAME", "/name"},   {"INPUTS", "/inputs"},
-    {"OUTPUTS", "/outputs"}, {"SYNAPSES", "/stats/synapses"},
-    {"TRAINED", "/stats/samples_trained"}, {"TASK", "/active_task_id"}};
-const std::vector<Column> kDatasetColumns = {{"ID", "/id"},       {"NAME", "/name"},
-                                             {"FORMAT", "/format"}, {"STATE", "/state"},
-                                             {"ITEMS", "/items"}, {"ROWS", "/rows"},
-                                             {"BYTES", "/bytes"}};
-const std::vector<Column> kTaskColumns = {{"ID", "/id"},         {"TYPE", "/type"},
-                                          {"STATE", "/state"},   {"PROGRESS", "/progress"},
-                                          {"CLUSTER", "/cluster_id"}, {"DATASET", "/dataset_id"},
+const std::vector<Column> kClusterColumns = {{"ID", "/id"},
+                                             {"NAME", "/name"},
+                                             {"INPUTS", "/inputs"},
+                                             {"OUTPUTS", "/outputs"},
+                                             {"SYNAPSES", "/stats/synapses"},
+                                             {"TRAINED", "/stats/samples_trained"},
+                                             {"TASK", "/active_task_id"}};
+const std::vector<Column> kDatasetColumns = {
+    {"ID", "/id"},       {"NAME", "/name"}, {"FORMAT", "/format"}, {"STATE", "/state"},
+    {"ITEMS", "/items"}, {"ROWS", "/rows"}, {"BYTES", "/bytes"}};
+const std::vector<Column> kTaskColumns = {{"ID", "/id"},
+                                          {"TYPE", "/type"},
+                                          {"STATE", "/state"},
+                                          {"PROGRESS", "/progress"},
+                                          {"CLUSTER", "/cluster_id"},
+                                          {"DATASET", "/dataset_id"},
                                           {"CREATED", "/created_at"}};
-const std::vector<Column> kResultColumns = {{"ID", "/id"},         {"CLUSTER", "/cluster_id"},
-                                            {"DATASET", "/dataset_id"}, {"COUNT", "/count"},
+const std::vector<Column> kTaskFields = {{"id", "/id"},
+                                         {"type", "/type"},
+                                         {"state", "/state"},
+                                         {"cluster_id", "/cluster_id"},
+                                         {"dataset_id", "/dataset_id"},
+                                         {"progress", "/progress"},
+                                         {"samples_done", "/samples_done"},
+                                         {"samples_total", "/samples_total"},
+                                         {"error", "/error"},
+                                         {"result_id", "/result_id"},
+                                         {"created_at", "/created_at"},
+                                         {"finished_at", "/finished_at"}};
+const std::vector<Column> kResultColumns = {{"ID", "/id"},
+                                            {"CLUSTER", "/cluster_id"},
+                                            {"DATASET", "/dataset_id"},
+                                            {"COUNT", "/count"},
                                             {"CREATED", "/created_at"}};
-const std::vector<Column> kCheckpointColumns = {
-    {"ID", "/id"},       {"NAME", "/name"},   {"KIND", "/kind"}, {"STATE", "/state"},
-    {"BYTES", "/bytes"}, {"TRAINED", "/samples_trained"}, {"CLUSTER", "/cluster_id"},
-    {"CREATED", "/created_at"}};
+const std::vector<Column> kCheckpointColumns = {{"ID", "/id"},
+                                                {"NAME", "/name"},
+                                                {"KIND", "/kind"},
+                                                {"STATE", "/state"},
+                                                {"BYTES", "/bytes"},
+                                                {"TRAINED", "/samples_trained"},
+                                                {"CLUSTER", "/cluster_id"},
+                                                {"CREATED", "/created_at"}};
 
 bool stderrIsTerminal() { return ::isatty(STDERR_FILENO) == 1; }
 
@@ -56,8 +79,7 @@ std::string taskDetail(const json& task) {
 }
 
 bool ended(const std::string& state) {
-  return state == "finished" || state == "failed" || state == "cancelled" ||
-         state == "interrupted";
+  return state == "finished" || state == "failed" || state == "cancelled" || state == "interrupted";
 }
 
 // Follows a task to its end: its events WebSocket (polling GET once a second when the socket
@@ -100,13 +122,13 @@ Status watchTask(ClientSession& session, const std::string& task_id, bool show_f
     client::Reply final_reply;
     final_reply.status = 200;
     final_reply.body = last;
-    TENDRIL_RETURN_IF_ERROR(session.showObject(final_reply));
+    TENDRIL_RETURN_IF_ERROR(session.showObject(final_reply, kTaskFields));
   }
   if (task.value("state", "") != "finished") {
-    return {Code::kCancelled, "task " + task_id + " ended " + task.value("state", "") +
-                                  (task.value("error", json()).is_string()
-                                       ? ": " + task["error"].get<std::string>()
-                                       : std::string())};
+    return {Code::kCancelled,
+            "task " + task_id + " ended " + task.value("state", "") +
+                (task.value("error", json()).is_string() ? ": " + task["error"].get<std::string>()
+                                                         : std::string())};
   }
   return Status::Ok();
 }
@@ -144,28 +166,32 @@ void addCluster(CLI::App& app) {
     std::string name, template_file, id;
   };
   auto options = std::make_shared<Options>();
-  CLI::App* create = addClientCommand(*group, "create", "create a cluster from a template file",
-                                      [options](ClientSession& s) {
-    Result<std::string> text = readTextFile(options->template_file);
-    if (!text.ok()) return text.status();
-    return s.callAndShow("POST", "/api/v1/clusters",
-                         {{"name", options->name}, {"template", *text}});
-  });
+  CLI::App* create = addClientCommand(
+      *group, "create", "create a cluster from a template file", [options](ClientSession& s) {
+        Result<std::string> text = readTextFile(options->template_file);
+        if (!text.ok()) return text.status();
+        return s.callAndShow("POST", "/api/v1/clusters",
+                             {{"name", options->name}, {"template", *text}});
+      });
   create->add_option("name", options->name, "cluster name")->required();
-  create->add_option("-t,--template", options->template_file,
-                     "template file (Hanami text or JSON, docs/templates.md)")
+  create
+      ->add_option("-t,--template", options->template_file,
+                   "template file (Hanami text or JSON, docs/templates.md)")
       ->required();
   addListGetDelete(*group, {"cluster", "/api/v1/clusters", kClusterColumns, {}, {}});
 
   auto shown = std::make_shared<std::string>();
-  addClientCommand(*group, "template", "print the cluster's template", [shown](auto& s) {
-    Result<client::Reply> reply =
-        s.client().call("GET", "/api/v1/clusters/" + percentEncode(*shown) + "/template");
-    if (!reply.ok()) return reply.status();
-    if (s.json) return s.showObject(*reply);
-    std::cout << json::parse(reply->body).value("text", "");
-    return Status::Ok();
-  })->add_option("id", *shown, "cluster id")->required();
+  addClientCommand(*group, "template", "print the cluster's template",
+                   [shown](auto& s) {
+                     Result<client::Reply> reply = s.client().call(
+                         "GET", "/api/v1/clusters/" + percentEncode(*shown) + "/template");
+                     if (!reply.ok()) return reply.status();
+                     if (s.json) return s.showObject(*reply);
+                     std::cout << json::parse(reply->body).value("text", "");
+                     return Status::Ok();
+                   })
+      ->add_option("id", *shown, "cluster id")
+      ->required();
 
   auto renamed = std::make_shared<Options>();
   CLI::App* rename = addClientCommand(*group, "rename", "rename a cluster", [renamed](auto& s) {
@@ -232,7 +258,8 @@ Status uploadDataset(ClientSession& s, const UploadOptions& options) {
   }
   std::string id = options.resume;
   if (id.empty()) {
-    json body = {{"name", options.name}, {"format", csv ? "csv" : "idx"}, {"parts", json::object()}};
+    json body = {
+        {"name", options.name}, {"format", csv ? "csv" : "idx"}, {"parts", json::object()}};
     for (const auto& [part, file] : parts) {
       Result<json> described = describeFile(file);
       if (!described.ok()) return described.status();
@@ -254,30 +281,34 @@ Status uploadDataset(ClientSession& s, const UploadOptions& options) {
     }
   }
   return s.callAndShow("POST", path + "/finalize", nullptr,
-                       {{"id", "/id"}, {"name", "/name"}, {"state", "/state"},
-                        {"items", "/items"}, {"rows", "/rows"}, {"bytes", "/bytes"}});
+                       {{"id", "/id"},
+                        {"name", "/name"},
+                        {"state", "/state"},
+                        {"items", "/items"},
+                        {"rows", "/rows"},
+                        {"bytes", "/bytes"}});
 }
 
 void addDataset(CLI::App& app) {
   CLI::App* group = addCommandGroup(app, "dataset", "datasets: IDX image pairs and CSV tables");
   auto options = std::make_shared<UploadOptions>();
-  CLI::App* upload = addClientCommand(*group, "upload",
-                                      "declare, upload (resumable) and finalize a dataset",
-                                      [options](auto& s) { return uploadDataset(s, *options); });
+  CLI::App* upload =
+      addClientCommand(*group, "upload", "declare, upload (resumable) and finalize a dataset",
+                       [options](auto& s) { return uploadDataset(s, *options); });
   upload->add_option("name", options->name, "dataset name");
   upload->add_option("--images", options->images, "IDX images file (plain or gzip)");
   upload->add_option("--labels", options->labels, "IDX labels file (plain or gzip)");
   upload->add_option("--table", options->table, "CSV file");
   upload->add_option("--classes", options->classes, "IDX: number of classes (default 10)");
-  upload->add_option("--chunk-size", options->chunk_bytes,
-                     "bytes per request (at most the server's max_body_bytes)")
+  upload
+      ->add_option("--chunk-size", options->chunk_bytes,
+                   "bytes per request (at most the server's max_body_bytes)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 30));
   upload->add_option("--resume", options->resume,
                      "continue the upload of this dataset id (same files) instead of creating one");
   addListGetDelete(*group, {"dataset", "/api/v1/datasets", kDatasetColumns, {}, {}});
 
-  addDownload(*group, "dataset part", "/api/v1/datasets/", "part",
-              {"images", "labels", "table"});
+  addDownload(*group, "dataset part", "/api/v1/datasets/", "part", {"images", "labels", "table"});
 }
 
 // --- task ---------------------------------------------------------------------------------
@@ -291,9 +322,8 @@ struct TaskOptions {
 };
 
 Status submitTask(ClientSession& s, const TaskOptions& options) {
-  json body = {{"type", options.type},
-               {"cluster_id", options.cluster},
-               {"dataset_id", options.dataset}};
+  json body = {
+      {"type", options.type}, {"cluster_id", options.cluster}, {"dataset_id", options.dataset}};
   if (!options.name.empty()) body["name"] = options.name;
   if (!options.mode.empty()) body["mode"] = options.mode;
   if (options.epochs > 0) body["epochs"] = options.epochs;
@@ -312,7 +342,7 @@ Status submitTask(ClientSession& s, const TaskOptions& options) {
   }
   Result<client::Reply> reply = s.client().call("POST", "/api/v1/tasks", body.dump());
   if (!reply.ok()) return reply.status();
-  if (!options.wait) return s.showObject(*reply, kTaskColumns);
+  if (!options.wait) return s.showObject(*reply, kTaskFields);
   return watchTask(s, json::parse(reply->body).value("id", ""));
 }
 
@@ -338,13 +368,20 @@ void addTask(CLI::App& app) {
   CLI::App* group = addCommandGroup(app, "task", "training and request tasks");
   addSubmit(*group, "train", "train a cluster on a dataset");
   addSubmit(*group, "request", "run a dataset through a cluster into a result");
-  addListGetDelete(*group, {"task", "/api/v1/tasks", kTaskColumns, {},
+  addListGetDelete(*group, {"task",
+                            "/api/v1/tasks",
+                            kTaskColumns,
+                            kTaskFields,
                             {{"cluster", "cluster_id"}, {"state", "state"}}});
   auto cancelled = std::make_shared<std::string>();
-  addClientCommand(*group, "cancel", "cancel a queued or running task", [cancelled](auto& s) {
-    return s.callAndShow("POST", "/api/v1/tasks/" + percentEncode(*cancelled) + "/cancel",
-                         nullptr, {});
-  })->add_option("id", *cancelled, "task id")->required();
+  addClientCommand(*group, "cancel", "cancel a queued or running task",
+                   [cancelled](auto& s) {
+                     return s.callAndShow("POST",
+                                          "/api/v1/tasks/" + percentEncode(*cancelled) + "/cancel",
+                                          nullptr, kTaskFields);
+                   })
+      ->add_option("id", *cancelled, "task id")
+      ->required();
   auto watched = std::make_shared<std::string>();
   addClientCommand(*group, "watch", "follow a task to its end (exit 1 unless it finished)",
                    [watched](auto& s) { return watchTask(s, *watched); })
@@ -362,12 +399,12 @@ void addResult(CLI::App& app) {
     std::string id, dataset, offset, limit;
   };
   auto accuracy = std::make_shared<Options>();
-  CLI::App* score = addClientCommand(*group, "accuracy", "score a result against a dataset",
-                                     [accuracy](auto& s) {
-    return s.callAndShow("GET",
-                         withQuery("/api/v1/results/" + percentEncode(accuracy->id) + "/accuracy",
-                                   {{"dataset_id", accuracy->dataset}}));
-  });
+  CLI::App* score =
+      addClientCommand(*group, "accuracy", "score a result against a dataset", [accuracy](auto& s) {
+        return s.callAndShow(
+            "GET", withQuery("/api/v1/results/" + percentEncode(accuracy->id) + "/accuracy",
+                             {{"dataset_id", accuracy->dataset}}));
+      });
   score->add_option("id", accuracy->id, "result id")->required();
   score->add_option("--dataset", accuracy->dataset, "dataset id (default: the task's own)");
 
@@ -395,47 +432,50 @@ void addCheckpoint(CLI::App& app) {
     bool wait = false;
   };
   auto save = std::make_shared<Options>();
-  CLI::App* save_command = addClientCommand(*group, "save", "save a cluster (a checkpoint task)",
-                                            [save](ClientSession& s) {
-    Result<json> created = s.client().callJson(
-        "POST", "/api/v1/checkpoints", {{"cluster_id", save->cluster}, {"name", save->name}});
-    if (!created.ok()) return created.status();
-    const std::string id = (*created)["checkpoint"].value("id", "");
-    if (save->wait) {
-      TENDRIL_RETURN_IF_ERROR(watchTask(s, (*created)["task"].value("id", ""), false));
-    }
-    return s.callAndShow("GET", "/api/v1/checkpoints/" + percentEncode(id));
-  });
+  CLI::App* save_command = addClientCommand(
+      *group, "save", "save a cluster (a checkpoint task)", [save](ClientSession& s) {
+        Result<json> created = s.client().callJson(
+            "POST", "/api/v1/checkpoints", {{"cluster_id", save->cluster}, {"name", save->name}});
+        if (!created.ok()) return created.status();
+        const std::string id = (*created)["checkpoint"].value("id", "");
+        if (save->wait) {
+          TENDRIL_RETURN_IF_ERROR(watchTask(s, (*created)["task"].value("id", ""), false));
+        }
+        return s.callAndShow("GET", "/api/v1/checkpoints/" + percentEncode(id));
+      });
   save_command->add_option("cluster", save->cluster, "cluster id")->required();
   save_command->add_option("-n,--name", save->name, "checkpoint name")->required();
   save_command->add_flag("--wait", save->wait, "wait until the checkpoint is ready");
   addRestore(*group, "restore a checkpoint into a cluster (a restore task)");
-  addListGetDelete(*group, {"checkpoint", "/api/v1/checkpoints", kCheckpointColumns, {},
-                            {{"cluster", "cluster_id"}}});
+  addListGetDelete(
+      *group,
+      {"checkpoint", "/api/v1/checkpoints", kCheckpointColumns, {}, {{"cluster", "cluster_id"}}});
 
   addDownload(*group, "checkpoint", "/api/v1/checkpoints/");
 
   auto upload = std::make_shared<Options>();
-  CLI::App* put_file = addClientCommand(*group, "upload", "upload a checkpoint file (resumable)",
-                                        [upload](ClientSession& s) {
-    std::string id = upload->resume;
-    if (id.empty()) {
-      Result<json> described = describeFile(upload->file);
-      if (!described.ok()) return described.status();
-      (*described)["name"] = upload->name;
-      Result<json> created = s.client().callJson("POST", "/api/v1/checkpoints/uploads", *described);
-      if (!created.ok()) return created.status();
-      id = created->value("id", "");
-    }
-    const std::string path = "/api/v1/checkpoints/" + percentEncode(id);
-    Status sent = sendFile(s, "checkpoint", upload->file, path, "/upload/received",
-                           path + "/data", 512 * 1024);
-    if (!sent.ok()) {
-      std::cerr << "tendril: resume with: tendril checkpoint upload --resume " << id << " ...\n";
-      return sent;
-    }
-    return s.callAndShow("POST", path + "/finalize");
-  });
+  CLI::App* put_file = addClientCommand(
+      *group, "upload", "upload a checkpoint file (resumable)", [upload](ClientSession& s) {
+        std::string id = upload->resume;
+        if (id.empty()) {
+          Result<json> described = describeFile(upload->file);
+          if (!described.ok()) return described.status();
+          (*described)["name"] = upload->name;
+          Result<json> created =
+              s.client().callJson("POST", "/api/v1/checkpoints/uploads", *described);
+          if (!created.ok()) return created.status();
+          id = created->value("id", "");
+        }
+        const std::string path = "/api/v1/checkpoints/" + percentEncode(id);
+        Status sent = sendFile(s, "checkpoint", upload->file, path, "/upload/received",
+                               path + "/data", 512 * 1024);
+        if (!sent.ok()) {
+          std::cerr << "tendril: resume with: tendril checkpoint upload --resume " << id
+                    << " ...\n";
+          return sent;
+        }
+        return s.callAndShow("POST", path + "/finalize");
+      });
   put_file->add_option("file", upload->file, "checkpoint file (.tckp)")->required();
   put_file->add_option("-n,--name", upload->name, "checkpoint name");
   put_file->add_option("--resume", upload->resume, "continue the upload of this checkpoint id");

@@ -3,8 +3,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cctype>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -197,29 +197,39 @@ void addListGetDelete(CLI::App& group, const ResourceCommands& resource) {
   }
 
   auto id = std::make_shared<std::string>();
-  addClientCommand(group, "get", "show one " + resource.noun, [resource, id](auto& s) {
-    return s.callAndShow("GET", resource.path + "/" + percentEncode(*id), nullptr,
-                         resource.fields);
-  })->add_option("id", *id, resource.noun + " id")->required();
+  addClientCommand(group, "get", "show one " + resource.noun,
+                   [resource, id](auto& s) {
+                     return s.callAndShow("GET", resource.path + "/" + percentEncode(*id), nullptr,
+                                          resource.fields);
+                   })
+      ->add_option("id", *id, resource.noun + " id")
+      ->required();
 
   auto doomed = std::make_shared<std::string>();
-  addClientCommand(group, "delete", "delete a " + resource.noun, [resource, doomed](auto& s) {
-    Result<client::Reply> reply =
-        s.client().call("DELETE", resource.path + "/" + percentEncode(*doomed));
-    if (!reply.ok()) return reply.status();
-    return s.showDone("deleted " + resource.noun + " " + *doomed);
-  })->add_option("id", *doomed, resource.noun + " id")->required();
+  addClientCommand(group, "delete", "delete a " + resource.noun,
+                   [resource, doomed](auto& s) {
+                     Result<client::Reply> reply =
+                         s.client().call("DELETE", resource.path + "/" + percentEncode(*doomed));
+                     if (!reply.ok()) return reply.status();
+                     return s.showDone("deleted " + resource.noun + " " + *doomed);
+                   })
+      ->add_option("id", *doomed, resource.noun + " id")
+      ->required();
 }
 
 void addListOf(CLI::App& group, const std::string& name, const std::string& description,
                const std::string& prefix, const std::string& suffix,
                const std::vector<Column>& columns) {
   auto id = std::make_shared<std::string>();
-  addClientCommand(group, name, description, [=](ClientSession& s) {
-    Result<client::Reply> reply = s.client().call("GET", prefix + percentEncode(*id) + suffix);
-    if (!reply.ok()) return reply.status();
-    return s.showList(*reply, columns);
-  })->add_option("id", *id, "id of the owner")->required();
+  addClientCommand(group, name, description,
+                   [=](ClientSession& s) {
+                     Result<client::Reply> reply =
+                         s.client().call("GET", prefix + percentEncode(*id) + suffix);
+                     if (!reply.ok()) return reply.status();
+                     return s.showList(*reply, columns);
+                   })
+      ->add_option("id", *id, "id of the owner")
+      ->required();
 }
 
 void addDownload(CLI::App& group, const std::string& noun, const std::string& prefix,
@@ -228,13 +238,13 @@ void addDownload(CLI::App& group, const std::string& noun, const std::string& pr
     std::string id, value, output;
   };
   auto options = std::make_shared<Options>();
-  CLI::App* download = addClientCommand(group, "download", "download a " + noun + " to a file",
-                                        [=](ClientSession& s) {
-    std::string target = prefix + percentEncode(options->id) + "/download";
-    if (!query_key.empty()) target = withQuery(target, {{query_key, options->value}});
-    TENDRIL_RETURN_IF_ERROR(s.client().download(target, options->output));
-    return s.showDone("saved " + options->output);
-  });
+  CLI::App* download = addClientCommand(
+      group, "download", "download a " + noun + " to a file", [=](ClientSession& s) {
+        std::string target = prefix + percentEncode(options->id) + "/download";
+        if (!query_key.empty()) target = withQuery(target, {{query_key, options->value}});
+        TENDRIL_RETURN_IF_ERROR(s.client().download(target, options->output));
+        return s.showDone("saved " + options->output);
+      });
   download->add_option("id", options->id, noun + " id")->required();
   download->add_option("-o,--output", options->output, "file to write")->required();
   if (!query_key.empty()) {

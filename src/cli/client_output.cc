@@ -1,13 +1,13 @@
 #include "cli/client_output.h"
 
-#include "cli/commands.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
 #include <sstream>
+
+#include "cli/commands.h"
 
 namespace tendril::cli {
 

@@ -31,8 +31,9 @@ TEST(ExitCodes, EveryProblemStatusHasItsDocumentedCode) {
       {503, "service-unavailable", 9},
   };
   for (const Case& c : cases) {
-    std::string body = c.type.empty() ? "" : R"({"type": "https://tendril.dev/problems/)" +
-                                                 c.type + R"(", "title": "T", "detail": "D"})";
+    std::string body = c.type.empty() ? ""
+                                      : R"({"type": "https://tendril.dev/problems/)" + c.type +
+                                            R"(", "title": "T", "detail": "D"})";
     EXPECT_EQ(exitCodeFor(client::statusFromReply(c.http, body)), c.exit) << c.http << c.type;
   }
 }
@@ -60,8 +61,8 @@ TEST(Table, ColumnsAreAsWideAsTheirWidestCell) {
     {"id": "a", "name": "first", "stats": {"synapses": 12}, "gone": null},
     {"id": "bbbbbb", "name": "x", "stats": {"synapses": 3}, "gone": true}])");
   std::ostringstream out;
-  printTable(out, items, {{"ID", "/id"}, {"NAME", "/name"}, {"SYN", "/stats/synapses"},
-                          {"GONE", "/gone"}},
+  printTable(out, items,
+             {{"ID", "/id"}, {"NAME", "/name"}, {"SYN", "/stats/synapses"}, {"GONE", "/gone"}},
              false);
   EXPECT_EQ(out.str(),
             "ID      NAME   SYN  GONE\n"

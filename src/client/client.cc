@@ -4,10 +4,10 @@
 #include <utility>  // before Asio: boost/asio/awaitable.hpp uses std::exchange without including it
 // clang-format on
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <algorithm>
 #include <fstream>
 #include <limits>
 #include <vector>
@@ -51,14 +51,16 @@ Code codeForHttpStatus(unsigned status, std::string_view type) {
 Result<Endpoint> parseAddress(std::string_view address) {
   std::string_view rest = address;
   if (rest.starts_with("https://")) {
-    return Status::Invalid("https is not supported by the CLI (use http:// on a trusted "
-                           "network, or a tunnel): " + std::string(address));
+    return Status::Invalid(
+        "https is not supported by the CLI (use http:// on a trusted "
+        "network, or a tunnel): " +
+        std::string(address));
   }
   if (rest.starts_with("http://")) rest.remove_prefix(7);
   while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   if (rest.empty() || rest.find('/') != std::string_view::npos) {
-    return Status::Invalid("address must look like http://host:port, got '" +
-                           std::string(address) + "'");
+    return Status::Invalid("address must look like http://host:port, got '" + std::string(address) +
+                           "'");
   }
   Endpoint endpoint;
   size_t colon = rest.rfind(':');
@@ -71,8 +73,8 @@ Result<Endpoint> parseAddress(std::string_view address) {
   }
   if (endpoint.host.empty() || endpoint.port.empty() ||
       endpoint.port.find_first_not_of("0123456789") != std::string::npos) {
-    return Status::Invalid("address must look like http://host:port, got '" +
-                           std::string(address) + "'");
+    return Status::Invalid("address must look like http://host:port, got '" + std::string(address) +
+                           "'");
   }
   return endpoint;
 }
@@ -146,8 +148,9 @@ Result<Reply> Client::sendOnce(std::string_view method, const std::string& targe
                                const std::string& body, std::string_view content_type,
                                const Sink& sink) {
   if (credentials_.address.empty()) {
-    return Status::Unauthenticated("no service address: run `tendril login` or set "
-                                   "TENDRIL_ADDRESS");
+    return Status::Unauthenticated(
+        "no service address: run `tendril login` or set "
+        "TENDRIL_ADDRESS");
   }
   http::verb verb = http::string_to_verb(beast::string_view(method.data(), method.size()));
   if (verb == http::verb::unknown) return Status::Invalid("unknown method " + std::string(method));
@@ -282,8 +285,7 @@ Result<nlohmann::json> Client::callJson(std::string_view method, const std::stri
   return parsed;
 }
 
-Status Client::download(const std::string& target, const fs::path& file,
-                        const Progress& progress) {
+Status Client::download(const std::string& target, const fs::path& file, const Progress& progress) {
   last_problem_.clear();
   fs::path partial = file;
   partial += ".part";

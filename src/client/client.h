@@ -50,7 +50,7 @@ using Progress = std::function<void(uint64_t done, uint64_t total)>;
 
 // How to upload one file in chunks: where the server stands, and where each chunk goes.
 struct ResumableUpload {
-  std::function<Result<uint64_t>()> received;               // asks for the resume offset
+  std::function<Result<uint64_t>()> received;                // asks for the resume offset
   std::function<std::string(uint64_t offset)> chunk_target;  // PUT target of a chunk
   uint64_t chunk_bytes = 512 * 1024;  // must stay within the server's max_body_bytes
   int attempts = 5;                   // failed chunks tolerated before giving up
@@ -102,8 +102,7 @@ class Client {
   struct Connection;
   using Sink = std::function<Status(std::string_view chunk)>;
   Result<Reply> sendOnce(std::string_view method, const std::string& target,
-                         const std::string& body, std::string_view content_type,
-                         const Sink& sink);
+                         const std::string& body, std::string_view content_type, const Sink& sink);
   Result<Reply> sendRefreshing(std::string_view method, const std::string& target,
                                const std::string& body, std::string_view content_type,
                                const Sink& sink);

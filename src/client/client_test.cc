@@ -50,8 +50,8 @@ class ClientTest : public testing::Test {
   // A client logged in as the admin (in a fresh project when `project` is set).
   Client loggedIn(bool project = false) {
     Client client(Credentials{address_, "", "", "", false});
-    Result<json> session = client.callJson(
-        "POST", "/api/v1/auth/login", {{"name", "admin"}, {"password", "admin-password-0"}});
+    Result<json> session = client.callJson("POST", "/api/v1/auth/login",
+                                           {{"name", "admin"}, {"password", "admin-password-0"}});
     EXPECT_TRUE(session.ok()) << session.status().toString();
     Credentials credentials{address_, session->value("access_token", ""),
                             session->value("refresh_token", ""), "", false};
@@ -76,8 +76,7 @@ class ClientTest : public testing::Test {
 
 TEST_F(ClientTest, ProblemsBecomeStatusesWithTitleAndDetail) {
   Client client = loggedIn();
-  Result<Reply> missing =
-      client.call("GET", "/api/v1/users/00000000-0000-0000-0000-000000000000");
+  Result<Reply> missing = client.call("GET", "/api/v1/users/00000000-0000-0000-0000-000000000000");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), Code::kNotFound);
   EXPECT_NE(client.lastProblem().find("not-found"), std::string::npos) << client.lastProblem();
@@ -129,13 +128,15 @@ TEST_F(ClientTest, AnUploadContinuesWhereTheServerStandsAndDownloadsStream) {
   // The declared digest is wrong on purpose: finalize must then refuse with a 400.
   Result<json> declared = client.callJson(
       "POST", "/api/v1/datasets",
-      {{"name", "stairs"}, {"format", "csv"},
+      {{"name", "stairs"},
+       {"format", "csv"},
        {"parts", {{"table", {{"size", table.size()}, {"sha256", std::string(64, '0')}}}}}});
   ASSERT_TRUE(declared.ok()) << declared.status().toString();
   const std::string path = "/api/v1/datasets/" + declared->value("id", "");
   // A first run sent 100 bytes, then stopped.
-  ASSERT_TRUE(client.call("PUT", path + "/parts/table?offset=0", table.substr(0, 100),
-                          "application/octet-stream")
+  ASSERT_TRUE(client
+                  .call("PUT", path + "/parts/table?offset=0", table.substr(0, 100),
+                        "application/octet-stream")
                   .ok());
   ResumableUpload upload;
   upload.chunk_bytes = 333;

@@ -42,9 +42,10 @@ class ConfigTest : public testing::Test {
 };
 
 TEST_F(ConfigTest, PathPrecedenceIsExplicitThenXdgThenHome) {
-  EXPECT_EQ(*configPath(fixed({{"TENDRIL_CONFIG", "/x/c.json"}, {"XDG_CONFIG_HOME", "/xdg"},
-                               {"HOME", "/home/u"}})),
-            fs::path("/x/c.json"));
+  EXPECT_EQ(
+      *configPath(fixed(
+          {{"TENDRIL_CONFIG", "/x/c.json"}, {"XDG_CONFIG_HOME", "/xdg"}, {"HOME", "/home/u"}})),
+      fs::path("/x/c.json"));
   EXPECT_EQ(*configPath(fixed({{"XDG_CONFIG_HOME", "/xdg"}, {"HOME", "/home/u"}})),
             fs::path("/xdg/tendril/config.json"));
   EXPECT_EQ(*configPath(fixed({{"HOME", "/home/u"}})),
@@ -65,8 +66,7 @@ TEST_F(ConfigTest, SavedFileHasMode0600AndReadsBack) {
   EXPECT_EQ(loaded->refresh_token, "refresh");
   EXPECT_EQ(loaded->api_key, "") << "an API key is never written to the file";
   // Only the file itself is left: the temporary file was renamed over it.
-  EXPECT_EQ(std::distance(fs::directory_iterator(path.parent_path()), fs::directory_iterator()),
-            1);
+  EXPECT_EQ(std::distance(fs::directory_iterator(path.parent_path()), fs::directory_iterator()), 1);
 }
 
 TEST_F(ConfigTest, ReplacingAWideFileNarrowsItToOwnerOnly) {

@@ -23,8 +23,8 @@ using tcp = asio::ip::tcp;
 
 class BeastWebSocket final : public WebSocket {
  public:
-  Status open(const Endpoint& endpoint, const Credentials& credentials,
-              const std::string& target, std::chrono::seconds timeout) {
+  Status open(const Endpoint& endpoint, const Credentials& credentials, const std::string& target,
+              std::chrono::seconds timeout) {
     beast::error_code error;
     tcp::resolver resolver(io_);
     auto results = resolver.resolve(endpoint.host, endpoint.port, error);
@@ -46,12 +46,21 @@ class BeastWebSocket final : public WebSocket {
       }
     }));
     ws_.read_message_max(64 * 1024 * 1024);
+    // The asynchronous handshake, because Boost 1.74's synchronous one drops the response of a
+    // refused upgrade, and its problem+json is what the caller needs to see.
     websocket::response_type response;
-    ws_.handshake(response, endpoint.host + ":" + endpoint.port, target, error);
+    bool completed = false;
+    ws_.async_handshake(response, endpoint.host + ":" + endpoint.port, target,
+                        [&](beast::error_code result) {
+                          error = result;
+                          completed = true;
+                        });
+    io_.run_for(timeout);
+    io_.restart();
+    if (!completed) return Status::Io("WebSocket " + target + ": no handshake reply in time");
     if (error) {
-      if (response.result_int() != 0 && response.result_int() != 101) {
-        return statusFromReply(response.result_int(), response.body());
-      }
+      Status refused = statusFromReply(response.result_int(), response.body());
+      if (!refused.ok() && response.result_int() != 101) return refused;
       return Status::Io("WebSocket " + target + ": " + error.message());
     }
     timeval forever{0, 0};

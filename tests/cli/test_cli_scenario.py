@@ -12,7 +12,8 @@ import stat
 import pytest
 
 from cli_helpers import ADMIN_NAME, EXIT, Cli, Server
-from ml_helpers import FASHION_DIR, fashion_raw, fashion_subset, require_fashion
+from ml_helpers import (FASHION_DIR, Tenant, create_dataset, fashion_raw, fashion_subset,
+                        put_part, require_fashion)
 
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
 TEMPLATE = "templates/fashion-mnist.tmpl"
@@ -133,6 +134,55 @@ def test_api_key_from_the_environment(admin, server, tmp_path):
     keys = admin.json("apikey", "list", project["id"])["items"]
     admin.run("apikey", "delete", project["id"], keys[0]["id"])
     script.run("whoami", expect=EXIT["unauthenticated"])
+
+
+def test_access_token_from_the_environment(admin, server, tmp_path):
+    token = admin.saved()["access_token"]
+    script = Cli(server, tmp_path / "token-only", env={"TENDRIL_TOKEN": token})
+    assert script.json("whoami")["auth"] == "access_token"
+    assert not script.config.exists(), "a token from the environment is never saved"
+    script.run("logout", expect=EXIT["invalid"])  # nothing of its own to forget
+
+
+def test_an_interrupted_upload_resumes_where_the_server_stands(server, tmp_path):
+    require_fashion()
+    tenant = Tenant(server)
+    parts = fashion_subset("test", 0, 300)
+    declared = create_dataset(tenant, parts, name="resumed").body
+    # An earlier run sent the labels and the first 1000 bytes of the images, then stopped.
+    put_part(tenant, declared["id"], "labels", 0, parts["labels"])
+    put_part(tenant, declared["id"], "images", 0, parts["images"][:1000])
+    for part, data in parts.items():
+        (tmp_path / f"{part}.gz").write_bytes(data)
+    cli = Cli(server, tmp_path / "home", env={"TENDRIL_TOKEN": tenant.token})
+    done = cli.run("dataset", "upload", "--resume", declared["id"], "--images",
+                   str(tmp_path / "images.gz"), "--labels", str(tmp_path / "labels.gz"),
+                   "--chunk-size", "65536", "--json")
+    ready = json.loads(done.stdout)
+    assert ready["state"] == "ready" and ready["items"] == 300, ready
+    # Progress lines (stderr is no terminal): the images went on from byte 1000, not from 0.
+    images = [line for line in done.stderr.splitlines() if line.startswith("images: ")]
+    assert images and not images[0].startswith("images: 0% 0 B"), done.stderr
+    assert images[-1].startswith("images: "), done.stderr
+
+
+def test_watching_a_cancelled_task_exits_1(admin, tmp_path):
+    require_fashion()
+    project = admin.json("project", "create", f"cancel-{os.getpid()}")
+    admin.json("project", "use", project["id"])
+    for part, data in fashion_subset("train", 0, 200).items():
+        (tmp_path / f"{part}.gz").write_bytes(data)
+    dataset = admin.json("dataset", "upload", "few", "--images", str(tmp_path / "images.gz"),
+                         "--labels", str(tmp_path / "labels.gz"))
+    cluster = admin.json("cluster", "create", "slow", "--template", TEMPLATE)
+    task = admin.json("task", "train", cluster["id"], dataset["id"], "--epochs", "1000")
+    assert task["state"] in ("queued", "running"), task
+    cancelled = admin.json("task", "cancel", task["id"])
+    assert cancelled["id"] == task["id"], cancelled
+    assert cancelled["state"] == "cancelled" or cancelled["cancel_requested"] is True, cancelled
+    final = admin.json("task", "watch", task["id"], expect=EXIT["task"])
+    assert final["state"] == "cancelled", final
+    assert admin.json("task", "list", "--state", "cancelled")["items"][-1]["id"] == task["id"]
 
 
 # --- Hanami's acceptance scenario -------------------------------------------------------------
