@@ -115,16 +115,25 @@ void addLogout(CLI::App& app) {
       ->add_flag("--all", *all, "end every session of the user");
 }
 
+// A new password: from stdin, or asked twice on the terminal (a typo would lock the user out).
+Result<std::string> newPassword(const std::string& user, bool from_stdin) {
+  Result<std::string> password = readPassword("New password for " + user + ": ", from_stdin);
+  if (!password.ok() || from_stdin) return password;
+  Result<std::string> again = readPassword("Repeat it: ", false);
+  if (!again.ok()) return again;
+  if (*again != *password) return Status::Invalid("the two passwords differ");
+  return password;
+}
+
 void addUser(CLI::App& app) {
   CLI::App* group = addCommandGroup(app, "user", "users (admin, except reading yourself)");
   struct Options {
-    std::string name;
-    bool admin = false, password_stdin = false;
+    std::string name, id, admin_value;
+    bool admin = false, password = false, password_stdin = false;
   };
   auto options = std::make_shared<Options>();
   CLI::App* create = addClientCommand(*group, "create", "create a user", [options](auto& s) {
-    Result<std::string> password =
-        readPassword("Password for " + options->name + ": ", options->password_stdin);
+    Result<std::string> password = newPassword(options->name, options->password_stdin);
     if (!password.ok()) return password.status();
     nlohmann::json body = {
         {"name", options->name}, {"password", *password}, {"is_admin", options->admin}};
@@ -133,6 +142,27 @@ void addUser(CLI::App& app) {
   create->add_option("name", options->name, "user name")->required();
   create->add_flag("--admin", options->admin, "a global admin");
   create->add_flag("--password-stdin", options->password_stdin, "read the password from stdin");
+
+  auto update = std::make_shared<Options>();
+  CLI::App* change = addClientCommand(
+      *group, "update", "rename, set a password, grant or drop admin", [update](auto& s) {
+        nlohmann::json body = nlohmann::json::object();
+        if (!update->name.empty()) body["name"] = update->name;
+        if (!update->admin_value.empty()) body["is_admin"] = update->admin_value == "true";
+        if (update->password || update->password_stdin) {
+          Result<std::string> password = newPassword(update->id, update->password_stdin);
+          if (!password.ok()) return password.status();
+          body["password"] = *password;
+        }
+        return s.callAndShow("PATCH", "/api/v1/users/" + percentEncode(update->id), body);
+      });
+  change->add_option("id", update->id, "user id")->required();
+  change->add_option("--name", update->name, "new name");
+  change->add_option("--admin", update->admin_value, "true or false")
+      ->check(CLI::IsMember({"true", "false"}));
+  change->add_flag("--password", update->password, "ask for a new password (no echo)");
+  change->add_flag("--password-stdin", update->password_stdin, "read the new password from stdin");
+
   addListGetDelete(*group, {"user", "/api/v1/users", kUserColumns, {}, {}});
   addListOf(*group, "projects", "a user's projects (ID: the user)", "/api/v1/users/", "/projects",
             kProjectColumns);
@@ -310,31 +340,31 @@ void addQuota(CLI::App& app) {
   }
 }
 
-void addAudit(CLI::App& app) {
-  struct Filters {
-    std::string user, action, result, from, to, limit, cursor;
-  };
-  auto filters = std::make_shared<Filters>();
-  CLI::App* audit =
-      addClientCommand(app, "audit", "the audit log, newest first", [filters](ClientSession& s) {
-        Result<client::Reply> reply =
-            s.client().call("GET", withQuery("/api/v1/audit", {{"user_id", filters->user},
-                                                               {"action", filters->action},
-                                                               {"result", filters->result},
-                                                               {"from", filters->from},
-                                                               {"to", filters->to},
-                                                               {"limit", filters->limit},
-                                                               {"cursor", filters->cursor}}));
-        if (!reply.ok()) return reply.status();
-        return s.showList(*reply, kAuditColumns);
-      });
-  audit->add_option("--user", filters->user, "user id");
-  audit->add_option("--action", filters->action, "operation, e.g. users.create");
-  audit->add_option("--result", filters->result, "ok or an error kind");
-  audit->add_option("--from", filters->from, "ISO time");
-  audit->add_option("--to", filters->to, "ISO time");
-  audit->add_option("--limit", filters->limit, "entries per page");
-  audit->add_option("--cursor", filters->cursor, "the next_cursor of the previous page");
+void addLogsAndSystem(CLI::App& app) {
+  addListCommand(app, "audit", "the audit log, newest first", "/api/v1/audit", kAuditColumns,
+                 {{"user", "user_id"},
+                  {"action", "action"},
+                  {"result", "result"},
+                  {"from", "from"},
+                  {"to", "to"}});
+  addListCommand(app, "errors", "the error log, newest first (admin)", "/api/v1/errors",
+                 {{"TIME", "/time"},
+                  {"USER", "/user_id"},
+                  {"COMPONENT", "/component"},
+                  {"MESSAGE", "/message"}},
+                 {{"user", "user_id"}, {"component", "component"}, {"from", "from"}, {"to", "to"}});
+
+  CLI::App* group = addCommandGroup(app, "system", "the service itself");
+  addClientCommand(*group, "version", "the service's name and version",
+                   [](ClientSession& s) { return s.callAndShow("GET", "/api/v1/version"); });
+  addClientCommand(*group, "health", "is it up (/healthz) and ready (/readyz)?",
+                   [](ClientSession& s) {
+                     TENDRIL_RETURN_IF_ERROR(s.callAndShow("GET", "/healthz"));
+                     return s.callAndShow("GET", "/readyz");
+                   });
+  addClientCommand(
+      *group, "reload-policy", "re-read the policy file (admin)",
+      [](ClientSession& s) { return s.callAndShow("POST", "/api/v1/system/policy/reload"); });
 }
 
 }  // namespace
@@ -356,9 +386,7 @@ void addAccountCommands(CLI::App& app) {
   addProject(app);
   addApiKey(app);
   addQuota(app);
-  addAudit(app);
-  addClientCommand(app, "version", "the service's name and version",
-                   [](ClientSession& s) { return s.callAndShow("GET", "/api/v1/version"); });
+  addLogsAndSystem(app);
 }
 
 }  // namespace tendril::cli

@@ -171,30 +171,37 @@ std::string withQuery(const std::string& path,
   return target;
 }
 
-void addListGetDelete(CLI::App& group, const ResourceCommands& resource) {
+CLI::App* addListCommand(CLI::App& group, const std::string& name, const std::string& description,
+                         const std::string& path, const std::vector<Column>& columns,
+                         const std::vector<std::pair<std::string, std::string>>& filters) {
   struct ListOptions {
     std::string limit, cursor;
     std::vector<std::string> filter_values;
   };
   auto list = std::make_shared<ListOptions>();
-  list->filter_values.resize(resource.filters.size());
-  CLI::App* list_command =
-      addClientCommand(group, "list", "list " + resource.noun + "s", [resource, list](auto& s) {
-        std::vector<std::pair<std::string, std::string>> query = {{"limit", list->limit},
-                                                                  {"cursor", list->cursor}};
-        for (size_t i = 0; i < resource.filters.size(); ++i) {
-          query.emplace_back(resource.filters[i].second, list->filter_values[i]);
-        }
-        Result<client::Reply> reply = s.client().call("GET", withQuery(resource.path, query));
-        if (!reply.ok()) return reply.status();
-        return s.showList(*reply, resource.columns);
-      });
-  list_command->add_option("--limit", list->limit, "items per page (1-1000, default 50)");
-  list_command->add_option("--cursor", list->cursor, "the next_cursor of the previous page");
-  for (size_t i = 0; i < resource.filters.size(); ++i) {
-    list_command->add_option("--" + resource.filters[i].first, list->filter_values[i],
-                             "only items with this " + resource.filters[i].second);
+  list->filter_values.resize(filters.size());
+  CLI::App* command = addClientCommand(group, name, description, [=](ClientSession& s) {
+    std::vector<std::pair<std::string, std::string>> query = {{"limit", list->limit},
+                                                              {"cursor", list->cursor}};
+    for (size_t i = 0; i < filters.size(); ++i) {
+      query.emplace_back(filters[i].second, list->filter_values[i]);
+    }
+    Result<client::Reply> reply = s.client().call("GET", withQuery(path, query));
+    if (!reply.ok()) return reply.status();
+    return s.showList(*reply, columns);
+  });
+  command->add_option("--limit", list->limit, "items per page (1-1000, default 50)");
+  command->add_option("--cursor", list->cursor, "the next_cursor of the previous page");
+  for (size_t i = 0; i < filters.size(); ++i) {
+    command->add_option("--" + filters[i].first, list->filter_values[i],
+                        "only items with this " + filters[i].second);
   }
+  return command;
+}
+
+void addListGetDelete(CLI::App& group, const ResourceCommands& resource) {
+  addListCommand(group, "list", "list " + resource.noun + "s", resource.path, resource.columns,
+                 resource.filters);
 
   auto id = std::make_shared<std::string>();
   addClientCommand(group, "get", "show one " + resource.noun,

@@ -68,6 +68,12 @@ std::string withQuery(const std::string& path,
                       const std::vector<std::pair<std::string, std::string>>& query);
 std::string percentEncode(std::string_view text);
 
+// `NAME` listing the page at `path`: --limit, --cursor, and per filter (option name, query key)
+// an option whose value goes into the query string.
+CLI::App* addListCommand(CLI::App& group, const std::string& name, const std::string& description,
+                         const std::string& path, const std::vector<Column>& columns,
+                         const std::vector<std::pair<std::string, std::string>>& filters);
+
 // A resource family's plain commands: `list` (--limit, --cursor, plus `filters`: option name
 // and query key), `get ID` and `delete ID`, on the collection at `path` (e.g. "/clusters").
 struct ResourceCommands {

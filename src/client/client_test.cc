@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "cli/service_app.h"
 #include "service/config.h"
@@ -171,6 +172,71 @@ TEST_F(ClientTest, AnUploadContinuesWhereTheServerStandsAndDownloadsStream) {
   Status refused = client.download(path + "/download", dir_ / "table-copy.csv");
   EXPECT_FALSE(refused.ok());
   EXPECT_FALSE(fs::exists(dir_ / "table-copy.csv"));
+}
+
+TEST_F(ClientTest, AChunkTheServerRefusesIsResentFromTheServersOffset) {
+  Client client = loggedIn(true);
+  const std::string table = "input,output\n1,0\n2,1\n3,0\n4,1\n5,0\n6,1\n7,0\n8,1\n";
+  const fs::path file = dir_ / "small.csv";
+  fs::create_directories(dir_);
+  std::ofstream(file, std::ios::binary) << table;
+  Result<json> declared = client.callJson(
+      "POST", "/api/v1/datasets",
+      {{"name", "small"},
+       {"format", "csv"},
+       {"parts", {{"table", {{"size", table.size()}, {"sha256", std::string(64, 'a')}}}}}});
+  ASSERT_TRUE(declared.ok()) << declared.status().toString();
+  const std::string path = "/api/v1/datasets/" + declared->value("id", "");
+  ResumableUpload upload;
+  upload.chunk_bytes = 10;
+  int asked = 0;
+  upload.received = [&]() -> Result<uint64_t> {
+    ++asked;
+    Result<json> part = client.callJson("GET", path + "/parts/table");
+    if (!part.ok()) return part.status();
+    return part->value("received", uint64_t{0});
+  };
+  // The second chunk goes to a wrong offset once (as after a reply lost on the way): the
+  // server refuses it with 409 and the client goes on from where the server stands.
+  int chunks = 0;
+  upload.chunk_target = [&](uint64_t offset) {
+    ++chunks;
+    if (chunks == 2) offset += 3;
+    return path + "/parts/table?offset=" + std::to_string(offset);
+  };
+  ASSERT_TRUE(client.upload(file, upload).ok());
+  EXPECT_EQ(asked, 2) << "once at the start, once after the refused chunk";
+  Result<json> part = client.callJson("GET", path + "/parts/table");
+  EXPECT_EQ(part->value("received", uint64_t{0}), table.size());
+
+  // Past the allowed failures the upload gives up with the server's reason.
+  upload.attempts = 0;
+  upload.chunk_target = [&](uint64_t) { return path + "/parts/table?offset=1"; };
+  const fs::path longer = dir_ / "longer.csv";
+  std::ofstream(longer, std::ios::binary) << table << "9,0\n";
+  Status refused = client.upload(longer, upload);
+  EXPECT_EQ(refused.code(), Code::kFailedPrecondition) << refused.toString();
+}
+
+TEST_F(ClientTest, AConnectionTheServerClosedWhileIdleIsReopened) {
+  app_->stop();
+  app_.reset();
+  service::ServiceConfig config;
+  config.data_dir = dir_ / "data-idle";
+  config.listen = "127.0.0.1:0";
+  config.password_hash_cost = service::HashCost::kTesting;
+  config.idle_timeout_s = 1;
+  std::ostringstream out;
+  Result<std::unique_ptr<cli::ServiceApp>> app = cli::ServiceApp::create(
+      config, [](std::string_view) -> std::optional<std::string> { return std::nullopt; }, out);
+  ASSERT_TRUE(app.ok()) << app.status().toString();
+  app_ = std::move(app).value();
+  ASSERT_TRUE(app_->start().ok());
+  Client client(Credentials{"http://127.0.0.1:" + std::to_string(app_->port()), "", "", "", false});
+  ASSERT_TRUE(client.call("GET", "/api/v1/version").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // the server closes it
+  Result<Reply> again = client.call("GET", "/api/v1/version");
+  EXPECT_TRUE(again.ok()) << again.status().toString();
 }
 
 TEST_F(ClientTest, WebSocketsAuthenticateAndRefusalsKeepTheirStatus) {

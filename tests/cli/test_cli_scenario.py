@@ -136,6 +136,32 @@ def test_api_key_from_the_environment(admin, server, tmp_path):
     script.run("whoami", expect=EXIT["unauthenticated"])
 
 
+def test_users_members_logs_and_system(admin, server, tmp_path):
+    user = admin.json("user", "create", f"ada-{os.getpid()}", "--password-stdin",
+                      stdin="first-password-1\n")
+    renamed = admin.json("user", "update", user["id"], "--name", f"lovelace-{os.getpid()}",
+                         "--password-stdin", stdin="second-password-2\n")
+    assert renamed["name"] == f"lovelace-{os.getpid()}" and renamed["is_admin"] is False, renamed
+    project = admin.json("project", "create", f"team-{os.getpid()}")
+    membership = admin.json("project", "add-member", project["id"], user["id"])
+    assert membership["role"] == "member", membership
+    members = admin.json("project", "members", project["id"])["items"]
+    assert [m["user_id"] for m in members] == [user["id"]], members
+    assert admin.json("user", "projects", user["id"])["items"][0]["id"] == project["id"]
+    ada = Cli(server, tmp_path / "ada")
+    ada.run("login", "--name", renamed["name"], "--password-stdin", stdin="first-password-1\n",
+            expect=EXIT["unauthenticated"])
+    session = ada.login(renamed["name"], "second-password-2")
+    assert session["project_id"] == project["id"] and session["role"] == "member", session
+    admin.run("project", "remove-member", project["id"], user["id"])
+    assert admin.json("project", "members", project["id"])["items"] == []
+
+    assert isinstance(admin.json("errors", "--limit", "5")["items"], list)
+    ada.problem("errors", expect=EXIT["denied"], status=403, kind="permission-denied")
+    assert admin.json("system", "version")["name"] == "tendril"
+    assert admin.run("system", "health").stdout.count("status") == 2
+
+
 def test_access_token_from_the_environment(admin, server, tmp_path):
     token = admin.saved()["access_token"]
     script = Cli(server, tmp_path / "token-only", env={"TENDRIL_TOKEN": token})
