@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -25,10 +26,18 @@ class ClientTest : public testing::Test {
     dir_ = fs::path(testing::TempDir()) /
            ("client_" + std::string(testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir_);
+    startService([](service::ServiceConfig&) {});
+  }
+
+  // (Re)starts the service on a fresh data directory, with `adjust` applied to its settings.
+  void startService(const std::function<void(service::ServiceConfig&)>& adjust) {
+    if (app_) app_->stop();
+    app_.reset();
     service::ServiceConfig config;
-    config.data_dir = dir_ / "data";
+    config.data_dir = dir_ / ("data" + std::to_string(++starts_));
     config.listen = "127.0.0.1:0";
     config.password_hash_cost = service::HashCost::kTesting;
+    adjust(config);
     service::Environment env = [](std::string_view name) -> std::optional<std::string> {
       if (name == service::kAdminNameEnv) return "admin";
       if (name == service::kAdminPasswordEnv) return "admin-password-0";
@@ -42,6 +51,23 @@ class ClientTest : public testing::Test {
     ASSERT_TRUE(app_->start().ok());
     address_ = "http://127.0.0.1:" + std::to_string(app_->port());
   }
+
+  // A CSV dataset `name` declared for `table` (size right, digest `sha256`), its file written:
+  // the dataset's path.
+  std::string declareTable(Client& client, const std::string& name, const std::string& table,
+                           const std::string& sha256, fs::path* file) {
+    fs::create_directories(dir_);
+    *file = dir_ / (name + ".csv");
+    std::ofstream(*file, std::ios::binary) << table;
+    Result<json> declared =
+        client.callJson("POST", "/api/v1/datasets",
+                        {{"name", name},
+                         {"format", "csv"},
+                         {"parts", {{"table", {{"size", table.size()}, {"sha256", sha256}}}}}});
+    EXPECT_TRUE(declared.ok()) << declared.status().toString();
+    return "/api/v1/datasets/" + (declared.ok() ? declared->value("id", "") : std::string());
+  }
+
   void TearDown() override {
     if (app_) app_->stop();
     app_.reset();
@@ -73,6 +99,7 @@ class ClientTest : public testing::Test {
   fs::path dir_;
   std::unique_ptr<cli::ServiceApp> app_;
   std::string address_;
+  int starts_ = 0;
 };
 
 TEST_F(ClientTest, ProblemsBecomeStatusesWithTitleAndDetail) {
@@ -123,17 +150,9 @@ TEST_F(ClientTest, AnUploadContinuesWhereTheServerStandsAndDownloadsStream) {
   Client client = loggedIn(true);
   std::string table = "input,output\n";
   for (int i = 0; i < 400; ++i) table += std::to_string(i % 4) + "," + std::to_string(i % 2) + "\n";
-  fs::create_directories(dir_);
-  const fs::path file = dir_ / "table.csv";
-  std::ofstream(file, std::ios::binary) << table;
   // The declared digest is wrong on purpose: finalize must then refuse with a 400.
-  Result<json> declared = client.callJson(
-      "POST", "/api/v1/datasets",
-      {{"name", "stairs"},
-       {"format", "csv"},
-       {"parts", {{"table", {{"size", table.size()}, {"sha256", std::string(64, '0')}}}}}});
-  ASSERT_TRUE(declared.ok()) << declared.status().toString();
-  const std::string path = "/api/v1/datasets/" + declared->value("id", "");
+  fs::path file;
+  const std::string path = declareTable(client, "stairs", table, std::string(64, '0'), &file);
   // A first run sent 100 bytes, then stopped.
   ASSERT_TRUE(client
                   .call("PUT", path + "/parts/table?offset=0", table.substr(0, 100),
@@ -177,16 +196,8 @@ TEST_F(ClientTest, AnUploadContinuesWhereTheServerStandsAndDownloadsStream) {
 TEST_F(ClientTest, AChunkTheServerRefusesIsResentFromTheServersOffset) {
   Client client = loggedIn(true);
   const std::string table = "input,output\n1,0\n2,1\n3,0\n4,1\n5,0\n6,1\n7,0\n8,1\n";
-  const fs::path file = dir_ / "small.csv";
-  fs::create_directories(dir_);
-  std::ofstream(file, std::ios::binary) << table;
-  Result<json> declared = client.callJson(
-      "POST", "/api/v1/datasets",
-      {{"name", "small"},
-       {"format", "csv"},
-       {"parts", {{"table", {{"size", table.size()}, {"sha256", std::string(64, 'a')}}}}}});
-  ASSERT_TRUE(declared.ok()) << declared.status().toString();
-  const std::string path = "/api/v1/datasets/" + declared->value("id", "");
+  fs::path file;
+  const std::string path = declareTable(client, "small", table, std::string(64, 'a'), &file);
   ResumableUpload upload;
   upload.chunk_bytes = 10;
   int asked = 0;
@@ -219,20 +230,8 @@ TEST_F(ClientTest, AChunkTheServerRefusesIsResentFromTheServersOffset) {
 }
 
 TEST_F(ClientTest, AConnectionTheServerClosedWhileIdleIsReopened) {
-  app_->stop();
-  app_.reset();
-  service::ServiceConfig config;
-  config.data_dir = dir_ / "data-idle";
-  config.listen = "127.0.0.1:0";
-  config.password_hash_cost = service::HashCost::kTesting;
-  config.idle_timeout_s = 1;
-  std::ostringstream out;
-  Result<std::unique_ptr<cli::ServiceApp>> app = cli::ServiceApp::create(
-      config, [](std::string_view) -> std::optional<std::string> { return std::nullopt; }, out);
-  ASSERT_TRUE(app.ok()) << app.status().toString();
-  app_ = std::move(app).value();
-  ASSERT_TRUE(app_->start().ok());
-  Client client(Credentials{"http://127.0.0.1:" + std::to_string(app_->port()), "", "", "", false});
+  startService([](service::ServiceConfig& config) { config.idle_timeout_s = 1; });
+  Client client(Credentials{address_, "", "", "", false});
   ASSERT_TRUE(client.call("GET", "/api/v1/version").ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // the server closes it
   Result<Reply> again = client.call("GET", "/api/v1/version");
