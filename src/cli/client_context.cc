@@ -271,18 +271,19 @@ Result<std::string> readPassword(const std::string& prompt, bool from_stdin) {
   if (tty == nullptr) {
     return Status::Invalid("no terminal to ask for the password: use --password-stdin");
   }
-  std::fputs(prompt.c_str(), tty);
-  std::fflush(tty);
+  // Echo goes off before the prompt appears, so nothing typed after the prompt is echoed.
   termios saved{};
   const bool have_terminal = ::tcgetattr(fileno(tty), &saved) == 0;
   if (have_terminal) {
     termios quiet = saved;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    ::tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+    ::tcsetattr(fileno(tty), TCSANOW, &quiet);
   }
+  std::fputs(prompt.c_str(), tty);
+  std::fflush(tty);
   char buffer[1100];
   const bool read = std::fgets(buffer, sizeof(buffer), tty) != nullptr;
-  if (have_terminal) ::tcsetattr(fileno(tty), TCSAFLUSH, &saved);
+  if (have_terminal) ::tcsetattr(fileno(tty), TCSANOW, &saved);
   std::fputs("\n", tty);
   std::fclose(tty);
   if (!read) return Status::Invalid("no password given");

@@ -7,11 +7,14 @@ Run: /usr/bin/python3 -m pytest tests/cli (TENDRIL_BINARY names the binary; defa
 build/src/cli/tendril). Fashion-MNIST comes from /usr/share/datasets/fashion-mnist (Debian)."""
 import json
 import os
+import pty
+import select
 import stat
+import time
 
 import pytest
 
-from cli_helpers import ADMIN_NAME, EXIT, Cli, Server
+from cli_helpers import ADMIN_NAME, ADMIN_PASSWORD, EXIT, Cli, Server, binary_path
 from ml_helpers import (FASHION_DIR, Tenant, create_dataset, fashion_raw, fashion_subset,
                         put_part, require_fashion)
 
@@ -64,6 +67,39 @@ def test_login_is_kept_in_a_0600_file_and_not_repeated(cli):
     cli.json("user", "list")
     assert len(audit_logins(cli)) == logins_before, "a command logged in again"
     assert cli.saved() == saved, "the stored session changed without a refresh"
+
+
+def read_until(fd: int, marker: bytes, timeout: float = 10) -> bytes:
+    """What the terminal shows until `marker` (or EOF, or `timeout`)."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+def test_login_asks_for_the_password_on_the_terminal_without_echo(cli):
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: tendril with the pty as its controlling terminal
+        os.execve(str(binary_path()), [str(binary_path()), "login", "--name", ADMIN_NAME],
+                  cli.environment())
+    shown = read_until(terminal, b"Password for admin: ")
+    assert b"Password for admin: " in shown, shown
+    os.write(terminal, (ADMIN_PASSWORD + "\n").encode())
+    shown += read_until(terminal, b"expires_at")
+    _, status = os.waitpid(pid, 0)
+    os.close(terminal)
+    assert os.waitstatus_to_exitcode(status) == 0, shown
+    assert ADMIN_PASSWORD.encode() not in shown, f"the password was echoed: {shown!r}"
+    assert cli.saved()["access_token"], shown
 
 
 def test_logout_revokes_the_session_on_the_server(cli):
