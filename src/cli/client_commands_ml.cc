@@ -87,7 +87,7 @@ bool ended(const std::string& state) {
 // other than finished is an error (exit code 1). `show_final` false: the caller shows something
 // else.
 Status watchTask(ClientSession& session, const std::string& task_id, bool show_final = true) {
-  ProgressBar bar("task " + task_id.substr(0, 8), stderrIsTerminal());
+  ProgressBar bar("task " + task_id.substr(0, 8), stderrIsTerminal(), std::cerr);
   std::string last;
   auto show = [&](const std::string& text) {
     json task = json::parse(text, nullptr, false);
@@ -228,7 +228,7 @@ Status sendFile(ClientSession& s, const std::string& label, const fs::path& file
   upload.chunk_target = [&](uint64_t offset) {
     return chunk_path + "?offset=" + std::to_string(offset);
   };
-  ProgressBar bar(label, stderrIsTerminal());
+  ProgressBar bar(label, stderrIsTerminal(), std::cerr);
   uint64_t size = 0;
   TENDRIL_RETURN_IF_ERROR(s.client().upload(file, upload, [&](uint64_t done, uint64_t total) {
     size = total;

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <iostream>
+#include <ostream>
 #include <iterator>
 #include <sstream>
 
@@ -127,8 +127,8 @@ std::string humanBytes(uint64_t bytes) {
   return text;
 }
 
-ProgressBar::ProgressBar(std::string label, bool terminal)
-    : label_(std::move(label)), terminal_(terminal) {}
+ProgressBar::ProgressBar(std::string label, bool terminal, std::ostream& out)
+    : label_(std::move(label)), terminal_(terminal), out_(out) {}
 
 void ProgressBar::update(uint64_t done, uint64_t total, const std::string& detail) {
   const double fraction =
@@ -140,22 +140,22 @@ void ProgressBar::update(uint64_t done, uint64_t total, const std::string& detai
   if (terminal_) {
     constexpr int kWidth = 30;
     const int filled = static_cast<int>(fraction * kWidth);
-    std::cerr << "\r\033[2K" << label_ << " [" << std::string(static_cast<size_t>(filled), '#')
-              << std::string(static_cast<size_t>(kWidth - filled), ' ') << "] " << figures.str()
-              << std::flush;
+    out_ << "\r\033[2K" << label_ << " [" << std::string(static_cast<size_t>(filled), '#')
+         << std::string(static_cast<size_t>(kWidth - filled), ' ') << "] " << figures.str()
+         << std::flush;
     drawn_ = true;
     return;
   }
   const int step = percent / 10;
   if (step != last_step_) {
     last_step_ = step;
-    std::cerr << label_ << ": " << figures.str() << "\n";
+    out_ << label_ << ": " << figures.str() << "\n";
   }
 }
 
 void ProgressBar::finish(const std::string& detail) {
-  if (terminal_ && drawn_) std::cerr << "\r\033[2K";
-  std::cerr << label_ << ": " << (detail.empty() ? "done" : detail) << "\n";
+  if (terminal_ && drawn_) out_ << "\r\033[2K";
+  out_ << label_ << ": " << (detail.empty() ? "done" : detail) << "\n";
 }
 
 }  // namespace tendril::cli

@@ -52,10 +52,11 @@ void printTable(std::ostream& out, const nlohmann::json& items, const std::vecto
 void printFields(std::ostream& out, const nlohmann::json& object,
                  const std::vector<Column>& fields);
 
-// A progress display on stderr: a redrawn bar on a terminal, else a plain line every 10 %.
+// A progress display (on stderr in the commands): a redrawn bar on a terminal, else a plain line
+// each time another 10 % is done.
 class ProgressBar {
  public:
-  ProgressBar(std::string label, bool terminal);
+  ProgressBar(std::string label, bool terminal, std::ostream& out);
   // `done` of `total` units (total 0: unknown); `detail` follows the figures.
   void update(uint64_t done, uint64_t total, const std::string& detail = "");
   void finish(const std::string& detail = "");
@@ -63,6 +64,7 @@ class ProgressBar {
  private:
   std::string label_;
   bool terminal_;
+  std::ostream& out_;
   int last_step_ = -1;
   bool drawn_ = false;
 };

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "cli/client_context.h"
@@ -92,6 +93,29 @@ TEST(Query, ValuesArePercentEncodedAndEmptyOnesLeftOut) {
   EXPECT_EQ(withQuery("/a", {{"limit", "5"}, {"cursor", ""}, {"x", "a b+c/é"}}),
             "/a?limit=5&x=a%20b%2Bc%2F%C3%A9");
   EXPECT_EQ(withQuery("/a", {{"cursor", ""}}), "/a");
+}
+
+TEST(Progress, PlainLinesEveryTenPercentOffATerminal) {
+  std::ostringstream out;
+  ProgressBar bar("images", false, out);
+  for (uint64_t done = 0; done <= 1000; done += 25) bar.update(done, 1000);
+  bar.finish("1000 B sent");
+  std::string text = out.str();
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 12) << text;  // 0 % .. 100 %, finish
+  EXPECT_EQ(text.find('\r'), std::string::npos);
+  EXPECT_EQ(text.find('\033'), std::string::npos);
+  EXPECT_NE(text.find("images: 50%\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("images: 1000 B sent\n"), std::string::npos) << text;
+}
+
+TEST(Progress, ARedrawnBarOnATerminal) {
+  std::ostringstream out;
+  ProgressBar bar("task", true, out);
+  bar.update(1, 4, "running");
+  bar.update(2, 4, "running");
+  EXPECT_EQ(out.str(),
+            "\r\033[2Ktask [#######                       ] 25% running"
+            "\r\033[2Ktask [###############               ] 50% running");
 }
 
 TEST(Bytes, HumanUnits) {

@@ -294,6 +294,8 @@ def test_hanami_acceptance_scenario(admin, tmp_path):
     cluster = cli.json("cluster", "create", "test_cluster", "--template", TEMPLATE)
     assert cluster["inputs"] == [{"name": "pixels", "width": 784}], cluster
     crud_round(cli, "cluster", cluster)
+    cli.problem("cluster", "get", "fail_cluster", expect=EXIT["invalid"], status=400,
+                kind="invalid-argument")  # not an id at all: 400, as in Hanami
 
     # Workflow: the cluster, both Fashion-MNIST splits as Debian ships them.
     cluster = cli.json("cluster", "create", "test_cluster", "--template", TEMPLATE)
