@@ -5,6 +5,7 @@ mode and refusal, token refresh and TENDRIL_API_KEY.
 
 Run: /usr/bin/python3 -m pytest tests/cli (TENDRIL_BINARY names the binary; default
 build/src/cli/tendril). Fashion-MNIST comes from /usr/share/datasets/fashion-mnist (Debian)."""
+import gzip
 import json
 import os
 import pty
@@ -14,7 +15,8 @@ import time
 
 import pytest
 
-from cli_helpers import ADMIN_NAME, ADMIN_PASSWORD, EXIT, Cli, Server, binary_path
+from cli_helpers import (ADMIN_NAME, ADMIN_PASSWORD, EXIT, REPO_ROOT, Cli, Server,
+                         binary_path)
 from ml_helpers import (FASHION_DIR, Tenant, create_dataset, fashion_raw, fashion_subset,
                         put_part, require_fashion)
 
@@ -288,6 +290,9 @@ def test_hanami_acceptance_scenario(admin, tmp_path):
     small = cli.json("dataset", "upload", "small", "--images", str(tmp_path / "images.gz"),
                      "--labels", str(tmp_path / "labels.gz"), "--chunk-size", "4096")
     assert small["state"] == "ready" and small["items"] == 500, small
+    labels_file = tmp_path / "labels.idx"
+    cli.run("dataset", "download", small["id"], "--part", "labels", "-o", str(labels_file))
+    assert labels_file.read_bytes() == gzip.decompress(subset["labels"])
     crud_round(cli, "dataset", small)
 
     # Clusters: create, list, get, unknown 404, delete, delete again 404.
@@ -299,6 +304,8 @@ def test_hanami_acceptance_scenario(admin, tmp_path):
 
     # Workflow: the cluster, both Fashion-MNIST splits as Debian ships them.
     cluster = cli.json("cluster", "create", "test_cluster", "--template", TEMPLATE)
+    template = cli.run("cluster", "template", cluster["id"]).stdout
+    assert template == (REPO_ROOT / TEMPLATE).read_text(), template
     train = cli.json("dataset", "upload", "train", "--images",
                      str(FASHION_DIR / "train-images-idx3-ubyte.gz"), "--labels",
                      str(FASHION_DIR / "train-labels-idx1-ubyte.gz"))
@@ -338,6 +345,8 @@ def test_hanami_acceptance_scenario(admin, tmp_path):
     assert requested["id"] in [t["id"] for t in cli.json("task", "list")["items"]]
     result = cli.json("result", "get", requested["result_id"])
     assert result["count"] == 10000, result
+    rows = cli.json("result", "outputs", requested["result_id"], "--offset", "9998")
+    assert [row["index"] for row in rows["items"]] == [9998, 9999], rows
     assert requested["result_id"] in [r["id"] for r in cli.json("result", "list")["items"]]
     score = cli.json("result", "accuracy", requested["result_id"])
     print(f"Fashion-MNIST through the CLI, 1 epoch: {score}")
