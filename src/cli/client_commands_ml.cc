@@ -27,6 +27,18 @@ const std::vector<Column> kClusterColumns = {{"ID", "/id"},
                                              {"SYNAPSES", "/stats/synapses"},
                                              {"TRAINED", "/stats/samples_trained"},
                                              {"TASK", "/active_task_id"}};
+const std::vector<Column> kClusterFields = {{"id", "/id"},
+                                            {"name", "/name"},
+                                            {"project_id", "/project_id"},
+                                            {"inputs", "/inputs"},
+                                            {"outputs", "/outputs"},
+                                            {"neurons", "/stats/neurons"},
+                                            {"synapses", "/stats/synapses"},
+                                            {"bytes", "/stats/bytes"},
+                                            {"samples_trained", "/stats/samples_trained"},
+                                            {"last_checkpoint", "/last_checkpoint/id"},
+                                            {"active_task_id", "/active_task_id"},
+                                            {"created_at", "/created_at"}};
 const std::vector<Column> kDatasetColumns = {
     {"ID", "/id"},       {"NAME", "/name"}, {"FORMAT", "/format"}, {"STATE", "/state"},
     {"ITEMS", "/items"}, {"ROWS", "/rows"}, {"BYTES", "/bytes"}};
@@ -171,14 +183,14 @@ void addCluster(CLI::App& app) {
         Result<std::string> text = readTextFile(options->template_file);
         if (!text.ok()) return text.status();
         return s.callAndShow("POST", "/api/v1/clusters",
-                             {{"name", options->name}, {"template", *text}});
+                             {{"name", options->name}, {"template", *text}}, kClusterFields);
       });
   create->add_option("name", options->name, "cluster name")->required();
   create
       ->add_option("-t,--template", options->template_file,
                    "template file (Hanami text or JSON, docs/templates.md)")
       ->required();
-  addListGetDelete(*group, {"cluster", "/api/v1/clusters", kClusterColumns, {}, {}});
+  addListGetDelete(*group, {"cluster", "/api/v1/clusters", kClusterColumns, kClusterFields, {}});
 
   auto shown = std::make_shared<std::string>();
   addClientCommand(*group, "template", "print the cluster's template",
@@ -196,7 +208,7 @@ void addCluster(CLI::App& app) {
   auto renamed = std::make_shared<Options>();
   CLI::App* rename = addClientCommand(*group, "rename", "rename a cluster", [renamed](auto& s) {
     return s.callAndShow("PATCH", "/api/v1/clusters/" + percentEncode(renamed->id),
-                         {{"name", renamed->name}});
+                         {{"name", renamed->name}}, kClusterFields);
   });
   rename->add_option("id", renamed->id, "cluster id")->required();
   rename->add_option("name", renamed->name, "new name")->required();
