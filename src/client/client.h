@@ -1,11 +1,12 @@
 // A synchronous client of the Tendril HTTP API (docs/api.md), for the CLI and for tests.
 //
 // One Client holds one keep-alive HTTP/1.1 connection (plain http only: put a TLS-terminating
-// proxy in front of a remote service and use a tunnel, or run the CLI on the host). Every
-// socket operation has a timeout. Replies other than 2xx become a Status carrying the
-// problem's title and detail (the raw problem stays available for --json). An access token
-// that the server refuses with 401 is refreshed once with the refresh token, the new pair is
-// handed to `on_refreshed` (the CLI saves it), and the request is sent again.
+// proxy in front of a remote service and use a tunnel, or run the CLI on the host). Every HTTP
+// connect, write and read has a timeout; for a WebSocket the connect and the handshake do (its
+// reads wait for the server). Replies other than 2xx become a Status carrying the problem's title
+// and detail (the raw problem stays available for --json). An access token that the server refuses
+// with 401 is refreshed once with the refresh token, the new pair is handed to `on_refreshed` (the
+// CLI saves it), and the request is sent again.
 //
 // Uploads go in chunks and are resumable: the server is asked where to continue, so a failed
 // chunk (or an earlier run that stopped) does not start the file again. Downloads stream to a

@@ -1,6 +1,5 @@
-// Client::openWebSocket's socket: Beast's synchronous WebSocket stream over TCP.
-#include <sys/socket.h>
-#include <sys/time.h>
+// Client::openWebSocket's socket: Beast's WebSocket stream over TCP, synchronous reads and
+// writes after a connect and handshake that are bounded by the client's timeout.
 
 // clang-format off
 #include <utility>  // before Asio: boost/asio/awaitable.hpp uses std::exchange without including it
@@ -29,14 +28,19 @@ class BeastWebSocket final : public WebSocket {
     tcp::resolver resolver(io_);
     auto results = resolver.resolve(endpoint.host, endpoint.port, error);
     if (error) return Status::Io("cannot resolve " + endpoint.host + ": " + error.message());
-    asio::connect(ws_.next_layer(), results, error);
+    // Connect and handshake run asynchronously for at most `timeout` each; afterwards reads wait
+    // as long as the server keeps the connection (it pings idle clients, Beast answers).
+    bool connected = false;
+    asio::async_connect(ws_.next_layer(), results,
+                        [&](beast::error_code result, const tcp::endpoint&) {
+                          error = result;
+                          connected = true;
+                        });
+    io_.run_for(timeout);
+    io_.restart();
+    if (!connected) return Status::Io("cannot connect: no answer in time");
     if (error) return Status::Io("cannot connect: " + error.message());
     ws_.next_layer().set_option(tcp::no_delay(true));
-    // The handshake and every write fail after `timeout`; reads wait as long as the server
-    // keeps the connection (it pings idle clients, and Beast answers the pings).
-    timeval limit{static_cast<time_t>(timeout.count()), 0};
-    setsockopt(ws_.next_layer().native_handle(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
-    setsockopt(ws_.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
     ws_.set_option(websocket::stream_base::decorator([&](websocket::request_type& request) {
       request.set(http::field::user_agent, "tendril-cli/0.1.0");
       if (!credentials.api_key.empty()) {
@@ -63,9 +67,6 @@ class BeastWebSocket final : public WebSocket {
       if (!refused.ok() && response.result_int() != 101) return refused;
       return Status::Io("WebSocket " + target + ": " + error.message());
     }
-    timeval forever{0, 0};
-    setsockopt(ws_.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &forever,
-               sizeof(forever));
     return Status::Ok();
   }
 
