@@ -16,6 +16,13 @@ void addCheckTemplateCommand(CLI::App& app);
 void addBenchCommand(CLI::App& app);
 void addServeCommand(CLI::App& app);
 
+// The client of the service (docs/cli.md): login, logout, whoami, user, project, apikey, quota,
+// audit, version (client_commands_account.cc); cluster, dataset, task, result, checkpoint
+// (client_commands_ml.cc); direct (client_commands_direct.cc).
+void addAccountCommands(CLI::App& app);
+void addMlCommands(CLI::App& app);
+void addDirectCommand(CLI::App& app);
+
 // `tendril bench --direct` (bench_direct.cc): its options on the bench command, and the run, which
 // also reads the bench's --template and --json from `options`.
 struct BenchOptions;

@@ -3,13 +3,6 @@
 
 #include "cli/commands.h"
 
-namespace tendril::cli {
-int& exitCode() {
-  static int code = 0;
-  return code;
-}
-}  // namespace tendril::cli
-
 int main(int argc, char** argv) {
   CLI::App app{"Tendril: grow neural networks on raw data"};
   app.require_subcommand(1);
@@ -17,6 +10,9 @@ int main(int argc, char** argv) {
   tendril::cli::addCheckTemplateCommand(app);
   tendril::cli::addBenchCommand(app);
   tendril::cli::addServeCommand(app);
+  tendril::cli::addAccountCommands(app);
+  tendril::cli::addMlCommands(app);
+  tendril::cli::addDirectCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
