@@ -1,0 +1,317 @@
+// End-to-end test of the dashboard in Debian's Chromium (playwright-core, headless) against a
+// real `tendril serve`. Started by test_dashboard_e2e.py, which starts the server and passes:
+//   TENDRIL_URL, ADMIN_NAME, ADMIN_PASSWORD, TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES,
+//   TEST_LABELS (small IDX files), SCREENSHOT_DIR, optional CHROMIUM (default /usr/bin/chromium).
+// Every step asserts what a person would see; a failure throws, prints the step and exits 1
+// after a screenshot of the page as it was.
+import { chromium } from 'playwright-core';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+const base = env('TENDRIL_URL');
+const shots = env('SCREENSHOT_DIR');
+mkdirSync(shots, { recursive: true });
+const profile = mkdtempSync(join(tmpdir(), 'tendril-chromium-'));
+const suffix = Date.now().toString(36);
+const names = {
+  project: `vision-${suffix}`,
+  other: `other-${suffix}`,
+  member: `ada-${suffix}`,
+  memberPassword: 'ada-password-1',
+  cluster: `digits-${suffix}`,
+  hidden: `hidden-${suffix}`,
+};
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    `--user-data-dir=${profile}`,
+  ],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+const page = await context.newPage();
+const consoleErrors = [];
+page.on('pageerror', (error) => consoleErrors.push(String(error)));
+let step = 'start';
+const started = Date.now();
+const log = (text) => console.log(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s] ${text}`);
+
+async function shot(name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+async function go(path) {
+  await page.click(`header nav a[href="${path}"]`);
+  await page.waitForURL(`${base}${path}`);
+}
+async function expectText(selector, pattern, timeout = 15000) {
+  await page.locator(selector).filter({ hasText: pattern }).first().waitFor({ timeout });
+}
+async function login(name, password) {
+  await page.waitForSelector('#login-name');
+  await page.fill('#login-name', name);
+  await page.fill('#login-password', password);
+  await page.click('#login-submit');
+  await page.waitForSelector('#whoami', { timeout: 15000 });
+}
+async function switchProject(name) {
+  const value = await page.$eval('#project-switch', (select, wanted) => {
+    const option = [...select.options].find((o) => o.textContent === wanted);
+    return option ? option.value : null;
+  }, name);
+  assert.ok(value, `project ${name} is in the switcher`);
+  await page.selectOption('#project-switch', value);
+  await expectText('#project-switch option:checked', name);
+}
+async function selectByText(selector, text) {
+  const value = await page.$eval(selector, (select, wanted) => {
+    const option = [...select.options].find((o) => o.textContent.includes(wanted));
+    return option ? option.value : null;
+  }, text);
+  assert.ok(value, `an option "${text}" in ${selector}`);
+  await page.selectOption(selector, value);
+}
+async function createCluster(name) {
+  await go('/clusters');
+  await page.fill('#cluster-name', name);
+  await expectText('#template-preview', /Valid: 3 bricks/);
+  await page.click('#cluster-create');
+  await page.waitForURL(/\/clusters\/[0-9a-f-]{36}$/);
+  return page.url().split('/').pop();
+}
+
+try {
+  step = 'login page, and a wrong password shows a readable error';
+  await page.goto(base);
+  await page.waitForURL(`${base}/login`);
+  await page.fill('#login-name', env('ADMIN_NAME'));
+  await page.fill('#login-password', 'wrong-password');
+  await page.click('#login-submit');
+  await expectText('[role=alert]', /Unauthenticated \(401\)|401/);
+  await shot('01-login-error');
+
+  step = 'log in as admin; the tokens are not readable by scripts';
+  await page.fill('#login-password', env('ADMIN_PASSWORD'));
+  await page.click('#login-submit');
+  await page.waitForURL(`${base}/clusters`);
+  assert.equal(await page.evaluate(() => document.cookie), '', 'document.cookie must be empty (HttpOnly)');
+  assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0);
+  const cookies = await context.cookies();
+  const access = cookies.find((c) => c.name === 'tendril_access');
+  assert.ok(access && access.httpOnly && access.sameSite === 'Strict', 'HttpOnly SameSite=Strict access cookie');
+  log(step);
+
+  step = 'create two projects';
+  await go('/projects');
+  for (const project of [names.project, names.other]) {
+    await page.fill('#project-name', project);
+    await page.click('#project-create');
+    await expectText('#page', `Project ${project} created`);
+  }
+  await shot('02-projects');
+
+  step = 'create a member user and add them to the first project';
+  await go('/users');
+  await page.fill('#user-name', names.member);
+  await page.fill('#user-password', names.memberPassword);
+  await page.click('#user-create');
+  await expectText('#page', `User ${names.member} created`);
+  await shot('03-users');
+  await go('/projects');
+  await page.locator('tr', { hasText: names.project }).getByRole('button', { name: 'Members' }).click();
+  await page.fill('#member-name', names.member);
+  await page.click('#member-add');
+  await expectText('#members', `${names.member} is now member`);
+  await shot('04-members');
+  log(step);
+
+  step = 'a cluster in the other project (the member must not see it)';
+  await switchProject(names.other);
+  const hiddenId = await createCluster(names.hidden);
+  log(step);
+
+  step = 'upload the training and test datasets';
+  await switchProject(names.project);
+  await go('/datasets');
+  for (const [name, images, labels] of [
+    ['fashion-train', env('TRAIN_IMAGES'), env('TRAIN_LABELS')],
+    ['fashion-test', env('TEST_IMAGES'), env('TEST_LABELS')],
+  ]) {
+    await page.fill('#dataset-name', name);
+    await page.setInputFiles('#dataset-files', [images, labels]);
+    await expectText('#upload-status', `Dataset ${name} is ready`, 60000);
+    assert.equal(await page.$eval('#upload-progress', (bar) => bar.value), 1);
+  }
+  await expectText('#dataset-list', 'fashion-test');
+  await shot('05-datasets');
+  await page.click('#dataset-list a:text("fashion-train")');
+  await expectText('#page', /images of 28×28, 10 classes/);
+  await shot('06-dataset-details');
+  log(step);
+
+  step = 'create a cluster from a template with the live preview';
+  await go('/clusters');
+  await page.fill('#cluster-template', 'version: 1\nbricks:\n    1,1,1\n        input: pixels\n        number_of_neurons: oops\n');
+  await expectText('#template-preview [role=alert]', /line/);
+  await shot('07-template-invalid');
+  await go('/datasets');
+  const clusterId = await createCluster(names.cluster);
+  log(step);
+
+  step = 'train one epoch and watch the progress reach 100 %';
+  await go('/tasks');
+  await page.selectOption('#task-type', 'train');
+  await selectByText('#task-cluster', names.cluster);
+  await selectByText('#task-dataset', 'fashion-train');
+  await page.fill('#task-epochs', '2');
+  await page.click('#task-start');
+  const seen = new Set();
+  const deadline = Date.now() + 120000;
+  let shotRunning = false;
+  for (;;) {
+    const row = page.locator('#task-list tbody tr').first();
+    const state = (await row.locator('.state').textContent().catch(() => '')) ?? '';
+    const percent = (await row.locator('.percent').textContent().catch(() => '')) ?? '';
+    seen.add(percent);
+    if (state === 'running' && !shotRunning) {
+      await shot('08-task-running');
+      shotRunning = true;
+    }
+    if (state === 'finished') {
+      assert.equal(percent, '100 %');
+      break;
+    }
+    assert.ok(!['failed', 'cancelled', 'interrupted'].includes(state), `train task ended ${state}`);
+    assert.ok(Date.now() < deadline, 'training did not finish in 120 s');
+    await page.waitForTimeout(150);
+  }
+  log(`${step}: progress seen ${[...seen].join(', ')}`);
+
+  step = 'a request task on the test set gives an accuracy figure';
+  await page.selectOption('#task-type', 'request');
+  await selectByText('#task-dataset', 'fashion-test');
+  await page.click('#task-start');
+  await expectText('#task-list .outcome', /accuracy \d+\.\d\d %/, 60000);
+  const accuracy = await page.locator('#task-list .outcome', { hasText: /accuracy/ }).first().textContent();
+  const value = Number(accuracy.match(/(\d+\.\d+) %/)[1]);
+  assert.ok(value > 30, `accuracy ${value} % after training (chance is 10 %)`);
+  await page.waitForTimeout(800);
+  await shot('09-tasks');
+  log(`${step}: ${accuracy}`);
+
+  step = 'results page shows the accuracy and download links';
+  await go('/results');
+  await expectText('#result-list .accuracy', /\d+\.\d\d % \(\d+ of \d+\)/);
+  const download = await page.locator('#result-list a', { hasText: 'CSV' }).first().getAttribute('href');
+  const csv = await page.evaluate(async (href) => (await fetch(href)).text(), download);
+  assert.match(csv.split('\n')[0], /^classes_0,classes_1,/);
+  await shot('10-results');
+  log(step);
+
+  step = 'save a checkpoint, restore it';
+  await go('/checkpoints');
+  await selectByText('#checkpoint-cluster', names.cluster);
+  await page.fill('#checkpoint-name', 'after-training');
+  await page.click('#checkpoint-save');
+  await expectText('#checkpoint-list tr', /after-training.*ready/, 30000);
+  await page.locator('#checkpoint-list tr', { hasText: 'after-training' }).getByRole('button', { name: 'Restore' }).click();
+  await expectText('#page [role=status]', /Restoring after-training/);
+  await shot('11-checkpoints');
+  log(step);
+
+  step = 'cluster details with growth charts';
+  await page.goto(`${base}/clusters/${clusterId}`);
+  await expectText('#cluster-facts', /\d/);
+  await page.locator('.chart canvas').first().waitFor();
+  await page.waitForTimeout(2000);
+  await shot('12-cluster-details');
+  log(step);
+
+  step = 'draw a digit in the playground and get the ten outputs';
+  await go('/playground');
+  await selectByText('#play-cluster', names.cluster);
+  const box = await page.locator('#digit').boundingBox();
+  const strokes = [
+    [[0.5, 0.15], [0.5, 0.85]],
+    [[0.35, 0.3], [0.5, 0.15]],
+  ];
+  for (const stroke of strokes) {
+    await page.mouse.move(box.x + stroke[0][0] * box.width, box.y + stroke[0][1] * box.height);
+    await page.mouse.down();
+    for (let i = 1; i <= 10; i++) {
+      const t = i / 10;
+      const x = stroke[0][0] + (stroke[1][0] - stroke[0][0]) * t;
+      const y = stroke[0][1] + (stroke[1][1] - stroke[0][1]) * t;
+      await page.mouse.move(box.x + x * box.width, box.y + y * box.height);
+    }
+    await page.mouse.up();
+  }
+  await page.click('#play-request');
+  await expectText('#play-answer', /The cluster says: \d/);
+  assert.equal(await page.locator('#bars .bar').count(), 10);
+  await page.selectOption('#play-label', '1');
+  await page.click('#play-train');
+  await expectText('#page [role=status]', /Trained as 1/);
+  await shot('13-playground');
+  log(step);
+
+  step = 'API keys, host monitoring and the API browser';
+  await go('/keys');
+  await page.fill('#key-name', 'dashboard-test');
+  await page.click('#key-create');
+  await expectText('#new-key', /^tdk_/);
+  await shot('14-keys');
+  await go('/monitor');
+  await expectText('#host-figures', /CPU load/);
+  await expectText('#request-rates', /\/api\/v1\/|No requests/, 10000);
+  await shot('15-host');
+  await go('/api-docs');
+  await page.frameLocator('iframe.docs').locator('body').filter({ hasText: /clusters/ }).waitFor();
+  await shot('16-api');
+  log(step);
+
+  step = 'log out: back to the login page, the cookies are gone and the session is revoked';
+  const before = await context.cookies();
+  const oldAccess = before.find((c) => c.name === 'tendril_access').value;
+  await page.click('#logout');
+  await page.waitForURL(`${base}/login`);
+  assert.equal((await context.cookies()).filter((c) => c.name.startsWith('tendril_')).length, 0);
+  const status = await page.evaluate(async (token) =>
+    (await fetch('/api/v1/auth/whoami', { headers: { Authorization: `Bearer ${token}` } })).status, oldAccess);
+  assert.equal(status, 401, 'the old access token is revoked');
+  log(step);
+
+  step = 'the member sees neither the other project nor its cluster';
+  await login(names.member, names.memberPassword);
+  const options = await page.$$eval('#project-switch option', (list) => list.map((o) => o.textContent));
+  assert.deepEqual(options, [names.project]);
+  await go('/clusters');
+  await expectText('#cluster-list', /No clusters yet/);
+  assert.equal(await page.locator('#page', { hasText: names.hidden }).count(), 0);
+  await page.goto(`${base}/clusters/${hiddenId}`);
+  await expectText('[role=alert]', /Not found \(404\)/);
+  await shot('17-member-cannot-see');
+  await page.click('#logout');
+  await page.waitForURL(`${base}/login`);
+  log(step);
+
+  assert.deepEqual(consoleErrors, [], 'no uncaught errors in the page');
+  log(`passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+} catch (error) {
+  console.error(`[e2e] FAILED at step "${step}": ${error && error.stack ? error.stack : error}`);
+  if (consoleErrors.length) console.error(`[e2e] page errors: ${consoleErrors.join('\n')}`);
+  await shot('failure').catch(() => {});
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  rmSync(profile, { recursive: true, force: true });
+}
