@@ -29,17 +29,17 @@ const names = {
   hidden: `hidden-${suffix}`,
 };
 
-const browser = await chromium.launch({
+// A fresh profile (--user-data-dir) per run: playwright passes it for a persistent context.
+const context = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   headless: true,
+  viewport: { width: 1280, height: 900 },
   args: [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    `--user-data-dir=${profile}`,
   ],
 });
-const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-const page = await context.newPage();
+const page = context.pages()[0] ?? (await context.newPage());
 const consoleErrors = [];
 page.on('pageerror', (error) => consoleErrors.push(String(error)));
 let step = 'start';
@@ -70,9 +70,17 @@ async function switchProject(name) {
   }, name);
   assert.ok(value, `project ${name} is in the switcher`);
   await page.selectOption('#project-switch', value);
-  await expectText('#project-switch option:checked', name);
+  await page.waitForFunction((wanted) => {
+    const select = document.querySelector('#project-switch');
+    return select && select.selectedOptions[0]?.textContent === wanted && !select.dataset.stale;
+  }, name);
+  await expectText('#whoami', /admin/);
 }
 async function selectByText(selector, text) {
+  await page.waitForFunction(([sel, wanted]) => {
+    const select = document.querySelector(sel);
+    return select && [...select.options].some((o) => o.textContent.includes(wanted));
+  }, [selector, text], { timeout: 15000 });
   const value = await page.$eval(selector, (select, wanted) => {
     const option = [...select.options].find((o) => o.textContent.includes(wanted));
     return option ? option.value : null;
@@ -312,6 +320,6 @@ try {
   await shot('failure').catch(() => {});
   process.exitCode = 1;
 } finally {
-  await browser.close();
+  await context.close();
   rmSync(profile, { recursive: true, force: true });
 }

@@ -4,7 +4,7 @@ import './style.css';
 import { Api } from './api';
 import { append, errorBox, h, replace } from './dom';
 import { errorMessage } from './problem';
-import type { Whoami } from './types';
+import type { ProjectRef, Whoami } from './types';
 import { loginPage } from './pages/login';
 import { projectsPage, usersPage } from './pages/admin';
 import { keysPage } from './pages/keys';
@@ -23,8 +23,8 @@ export interface Context {
   api: Api;
   me: Whoami;
   navigate(path: string): void;
-  /** Re-reads whoami (after a project switch) and re-renders. */
-  reload(): Promise<void>;
+  /** Re-reads whoami and redraws the header (after a project was created or removed). */
+  refreshHeader(): Promise<void>;
 }
 
 type Page = (ctx: Context, root: HTMLElement, params: string[]) => Promise<Cleanup | void>;
@@ -70,13 +70,20 @@ function navigate(path: string): void {
   void render();
 }
 
+async function whoami(): Promise<Whoami> {
+  const session = await api.call<Whoami>('GET', '/api/v1/auth/whoami', { noRefresh: true });
+  // An admin may act in any project, member or not: the switcher offers them all.
+  if (session.user.is_admin) session.projects = await api.all<ProjectRef>('/api/v1/projects');
+  return session;
+}
+
 async function loadSession(): Promise<Whoami | null> {
   try {
-    return await api.call<Whoami>('GET', '/api/v1/auth/whoami', { noRefresh: true });
+    return await whoami();
   } catch {
     if (await api.refresh()) {
       try {
-        return await api.call<Whoami>('GET', '/api/v1/auth/whoami', { noRefresh: true });
+        return await whoami();
       } catch {
         return null;
       }
@@ -157,6 +164,16 @@ async function reload(): Promise<void> {
   await render();
 }
 
+let headerElement: HTMLElement | null = null;
+async function refreshHeader(): Promise<void> {
+  const session = await loadSession();
+  if (!session) return reload();
+  me = session;
+  const fresh = header(session);
+  headerElement?.replaceWith(fresh);
+  headerElement = fresh;
+}
+
 async function render(): Promise<void> {
   const mine = ++renderCount;
   cleanup?.();
@@ -179,14 +196,15 @@ async function render(): Promise<void> {
   const route = routes.find((r) => r.pattern.test(location.pathname));
   banner = h('div', { className: 'banner' });
   const main = h('main', { id: 'page' });
-  replace(app, header(me), banner, main);
+  headerElement = header(me);
+  replace(app, headerElement, banner, main);
   if (!route) {
     append(main, [h('h1', null, 'Not found'), errorBox(`No page at ${location.pathname}.`)]);
     return;
   }
   document.title = `${route.title} · Tendril`;
   const params = (location.pathname.match(route.pattern) ?? []).slice(1);
-  const context: Context = { api, me, navigate, reload };
+  const context: Context = { api, me, navigate, refreshHeader };
   try {
     const result = await route.page(context, main, params);
     if (mine === renderCount) cleanup = result ?? null;

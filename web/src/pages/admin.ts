@@ -1,9 +1,9 @@
 // Projects and their members; users (admin).
-import { field, h, replace, table } from '../dom';
+import { h, replace, table } from '../dom';
 import { formatTime } from '../format';
 import type { Context } from '../main';
 import type { ProjectRef, User } from '../types';
-import { actionButton, busy, message, ok, section } from './common';
+import { actionButton, busy, formSection, message, ok, section } from './common';
 
 interface Project extends ProjectRef {
   created_at: string;
@@ -97,9 +97,9 @@ export async function projectsPage(ctx: Context, root: HTMLElement): Promise<voi
         ok(msg, `Project ${project.name} created.`);
         name.value = '';
         await render();
-        await ctx.reload();
+        await ctx.refreshHeader();
       });
-    root.appendChild(section('New project', h('div', { className: 'row' }, field('Name', name), create), msg));
+    root.appendChild(formSection('New project', [['Name', name]], create, msg));
   }
   root.appendChild(members);
   await render();
@@ -148,12 +148,6 @@ export async function usersPage(ctx: Context, root: HTMLElement): Promise<void> 
       await render();
     });
   root.appendChild(section('All users', list));
-  root.appendChild(
-    section(
-      'New user',
-      h('div', { className: 'row' }, field('Name', name), field('Password', password), field('Admin', isAdmin), create),
-      msg,
-    ),
-  );
+  root.appendChild(formSection('New user', [['Name', name], ['Password', password], ['Admin', isAdmin]], create, msg));
   await render();
 }

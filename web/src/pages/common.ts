@@ -1,7 +1,7 @@
 // Pieces several pages share: a section with a title, a form row, busy buttons with error
 // reporting, and the cluster / dataset pickers.
 import type { Api } from '../api';
-import { errorBox, h, replace } from '../dom';
+import { errorBox, field, h, replace } from '../dom';
 import { errorMessage } from '../problem';
 import type { Cluster, Dataset } from '../types';
 
@@ -110,4 +110,18 @@ export function actionButton(
   const button = h('button', { className }, label);
   button.onclick = () => busy(button, target, action);
   return button;
+}
+
+/** A card with a row of labelled controls and the button, and the message box under them. */
+export function formSection(
+  title: string,
+  fields: [string, HTMLElement][],
+  button: HTMLElement,
+  target: HTMLElement,
+): HTMLElement {
+  return section(
+    title,
+    h('div', { className: 'row' }, fields.map(([label, control]) => field(label, control)), button),
+    target,
+  );
 }

@@ -1,8 +1,8 @@
 // API keys of the current project: list, create (the secret is shown once), revoke.
-import { errorBox, field, h, replace, table } from '../dom';
+import { errorBox, h, replace, table } from '../dom';
 import { formatTime } from '../format';
 import type { Context } from '../main';
-import { actionButton, busy, message, needsProject, section } from './common';
+import { actionButton, busy, formSection, message, needsProject, section } from './common';
 
 interface Key {
   id: string;
@@ -70,13 +70,7 @@ export async function keysPage(ctx: Context, root: HTMLElement): Promise<void> {
       await render();
     });
   root.appendChild(section('Keys of this project', list));
-  root.appendChild(
-    section(
-      'New key',
-      h('div', { className: 'row' }, field('Name', name), field('Role', role), field('Expires in days', days), create),
-      msg,
-    ),
-  );
+  root.appendChild(formSection('New key', [['Name', name], ['Role', role], ['Expires in days', days]], create, msg));
   try {
     await render();
   } catch (error) {
