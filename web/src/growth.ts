@@ -42,3 +42,13 @@ export function align(a: Point[], b: Point[]): (number | null)[][] {
   const mb = byX(b);
   return [xs, xs.map((x) => ma.get(x) ?? null), xs.map((x) => mb.get(x) ?? null)];
 }
+
+// Live readings of synapses per cluster, kept while the dashboard is open (the clusters and
+// tasks pages add to it; the cluster page draws it).
+const liveSynapses = new Map<string, Point[]>();
+
+export function recordSynapses(clusterId: string, samples: number, synapses: number): Point[] {
+  const points = addPoint(liveSynapses.get(clusterId) ?? [], { samples, value: synapses });
+  liveSynapses.set(clusterId, points);
+  return points;
+}

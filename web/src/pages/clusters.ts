@@ -3,7 +3,7 @@
 import { LineChart } from '../chart';
 import { errorBox, field, h, replace, table } from '../dom';
 import { formatBytes, formatNumber, formatPercent, formatTime } from '../format';
-import { addPoint, align, samplesBefore, type Point } from '../growth';
+import { addPoint, align, recordSynapses, samplesBefore, type Point } from '../growth';
 import type { Context } from '../main';
 import { errorMessage } from '../problem';
 import type { Accuracy, Checkpoint, Cluster, Task } from '../types';
@@ -32,9 +32,6 @@ interface Check {
   bricks: number;
   neurons: number;
 }
-
-// Live readings of synapses per cluster, kept while the dashboard is open.
-const liveSynapses = new Map<string, Point[]>();
 
 export async function clustersPage(ctx: Context, root: HTMLElement): Promise<() => void> {
   const { api, me } = ctx;
@@ -149,9 +146,7 @@ export async function clusterPage(ctx: Context, root: HTMLElement, [id]: string[
         [[s.bricks, formatNumber(s.neurons), formatNumber(s.sections), formatNumber(s.synapses), formatNumber(s.samples_trained), formatBytes(s.bytes), cluster.active_task_id ? 'running' : '—']],
       ),
     );
-    let live = liveSynapses.get(id) ?? [];
-    live = addPoint(live, { samples: s.samples_trained, value: s.synapses });
-    liveSynapses.set(id, live);
+    const live = recordSynapses(id, s.samples_trained, s.synapses);
     const checkpoints = await api.all<Checkpoint>('/api/v1/checkpoints', { cluster_id: id });
     let synapses = live;
     for (const c of checkpoints) {

@@ -3,7 +3,7 @@
 import { LineChart } from '../chart';
 import { field, h, replace, table } from '../dom';
 import { formatDuration, formatNumber, formatPercent, formatRate, formatTime } from '../format';
-import { addPoint, samplesBefore, type Point } from '../growth';
+import { addPoint, recordSynapses, samplesBefore, type Point } from '../growth';
 import type { Context } from '../main';
 import type { Accuracy, Cluster, Dataset, Task } from '../types';
 import { ENDED } from '../types';
@@ -59,6 +59,12 @@ export async function tasksPage(ctx: Context, root: HTMLElement): Promise<() => 
   const name = (id: string | null) => clusters.find((c) => c.id === id)?.name ?? id?.slice(0, 8) ?? '—';
   const render = async () => {
     const tasks = await api.all<Task>('/api/v1/tasks');
+    // Growth of the clusters being trained, for their synapse charts.
+    const training = new Set(tasks.filter((t) => t.type === 'train' && t.state === 'running').map((t) => t.cluster_id));
+    for (const id of training) {
+      const c = await api.get<Cluster>(`/api/v1/clusters/${id}`);
+      recordSynapses(id, c.stats.samples_trained, c.stats.synapses);
+    }
     const rows = [];
     let points: Point[] = [];
     for (const task of [...tasks].reverse()) {
