@@ -124,7 +124,7 @@ void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
     std::string token = by_cookie ? cookieValue(call.request, kRefreshCookie)
                                   : call.input["refresh_token"].get<std::string>();
     if (by_cookie && token.empty()) {
-      return Status::Unauthenticated("send refresh_token, or the tendril_refresh cookie");
+      return Status::Invalid("refresh_token: is required (or the tendril_refresh cookie)");
     }
     if (by_cookie && !sameOrigin(call.request)) {
       return Status::Denied("the refresh cookie is accepted only with this server's Origin");
