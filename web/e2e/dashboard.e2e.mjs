@@ -245,7 +245,8 @@ try {
   log(step);
 
   step = 'cluster details with growth charts';
-  await page.goto(`${base}/clusters/${clusterId}`);
+  await go('/clusters');  // inside the app: the synapse readings taken while training stay
+  await page.click(`#cluster-list a[href="/clusters/${clusterId}"]`);
   await expectText('#cluster-facts', /\d/);
   await page.locator('.chart canvas').first().waitFor();
   await page.waitForTimeout(2000);

@@ -31,7 +31,7 @@ export class LineChart {
       let side = 3;
       for (const scale of scales) {
         const first = this.series.find((s) => (s.scale ?? 'y') === scale);
-        axes.push({ scale, label: first?.label, side });
+        axes.push({ scale, label: first?.label, side, size: 70 });
         side = 1;
       }
       this.plot = new uPlot(

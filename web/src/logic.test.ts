@@ -40,6 +40,8 @@ describe('format', () => {
     expect(formatBytes(1536)).toBe('1.50 KiB');
     expect(formatBytes(null)).toBe('—');
     expect(formatDuration(42)).toBe('42 s');
+    expect(formatDuration(0.29)).toBe('< 1 s');
+    expect(formatDuration(0)).toBe('0 s');
     expect(formatDuration(185)).toBe('3 min 05 s');
     expect(formatDuration(3720)).toBe('1 h 02 min');
     expect(formatDuration(null)).toBe('—');

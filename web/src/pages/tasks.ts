@@ -60,7 +60,9 @@ export async function tasksPage(ctx: Context, root: HTMLElement): Promise<() => 
   const render = async () => {
     const tasks = await api.all<Task>('/api/v1/tasks');
     // Growth of the clusters being trained, for their synapse charts.
-    const training = new Set(tasks.filter((t) => t.type === 'train' && t.state === 'running').map((t) => t.cluster_id));
+    const recent = (t: Task) =>
+      t.state === 'running' || (t.finished_at !== null && Date.now() - Date.parse(t.finished_at) < 10000);
+    const training = new Set(tasks.filter((t) => t.type === 'train' && recent(t)).map((t) => t.cluster_id));
     for (const id of training) {
       const c = await api.get<Cluster>(`/api/v1/clusters/${id}`);
       recordSynapses(id, c.stats.samples_trained, c.stats.synapses);
