@@ -25,15 +25,15 @@ TEST(SessionCookie, FindsANamedCookieAmongOthers) {
 }
 
 TEST(SessionCookie, SameOriginNeedsAnOriginEqualToTheHost) {
-  EXPECT_TRUE(sameOrigin(withHeaders({{"host", "127.0.0.1:8080"},
-                                      {"origin", "http://127.0.0.1:8080"}})));
-  EXPECT_TRUE(sameOrigin(withHeaders({{"host", "tendril.example"},
-                                      {"origin", "https://tendril.example"}})));
+  EXPECT_TRUE(
+      sameOrigin(withHeaders({{"host", "127.0.0.1:8080"}, {"origin", "http://127.0.0.1:8080"}})));
+  EXPECT_TRUE(sameOrigin(
+      withHeaders({{"host", "tendril.example"}, {"origin", "https://tendril.example"}})));
   EXPECT_FALSE(sameOrigin(withHeaders({{"host", "127.0.0.1:8080"}})));  // no Origin
-  EXPECT_FALSE(sameOrigin(withHeaders({{"host", "127.0.0.1:8080"},
-                                       {"origin", "http://evil.example"}})));
-  EXPECT_FALSE(sameOrigin(withHeaders({{"host", "127.0.0.1:8080"},
-                                       {"origin", "http://127.0.0.1:8080.evil.example"}})));
+  EXPECT_FALSE(
+      sameOrigin(withHeaders({{"host", "127.0.0.1:8080"}, {"origin", "http://evil.example"}})));
+  EXPECT_FALSE(sameOrigin(
+      withHeaders({{"host", "127.0.0.1:8080"}, {"origin", "http://127.0.0.1:8080.evil.example"}})));
   EXPECT_FALSE(sameOrigin(withHeaders({{"host", "127.0.0.1:8080"}, {"origin", "null"}})));
 }
 
@@ -41,8 +41,8 @@ TEST(SessionCookie, HeadersDecideBeforeTheCookie) {
   EXPECT_TRUE(authenticatesByCookie(withHeaders({{"cookie", "tendril_access=t"}})));
   EXPECT_FALSE(authenticatesByCookie(
       withHeaders({{"cookie", "tendril_access=t"}, {"authorization", "Bearer x"}})));
-  EXPECT_FALSE(authenticatesByCookie(
-      withHeaders({{"cookie", "tendril_access=t"}, {"x-api-key", "tdk_x"}})));
+  EXPECT_FALSE(
+      authenticatesByCookie(withHeaders({{"cookie", "tendril_access=t"}, {"x-api-key", "tdk_x"}})));
   EXPECT_FALSE(authenticatesByCookie(withHeaders({{"cookie", "tendril_refresh=t"}})));
 }
 

@@ -34,8 +34,7 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 13> kTypes =
 }};
 
 Response notFound(const Request& request) {
-  return Response::problem(TransportProblem::kRouteNotFound, "no file at this path",
-                           request.path);
+  return Response::problem(TransportProblem::kRouteNotFound, "no file at this path", request.path);
 }
 
 Response notBuilt() {
@@ -75,7 +74,7 @@ bool safeRelativePath(std::string_view target, fs::path* relative) {
   }
   fs::path result;
   for (std::string_view segment : splitPath(decoded)) {
-    if (segment.empty()) continue;  // "//" and the trailing slash
+    if (segment.empty()) continue;             // "//" and the trailing slash
     if (segment.front() == '.') return false;  // ".", "..", hidden files
     result /= fs::path(std::string(segment));
   }

@@ -15,9 +15,10 @@ nlohmann::json orNull(const std::optional<T>& value) {
 nlohmann::json hostJson(const service::HostStats& stats) {
   nlohmann::json mhz = nullptr;
   if (!stats.cpu_mhz.empty()) mhz = stats.cpu_mhz;
-  return {{"load", {{"1m", orNull(stats.load_1m)},
-                    {"5m", orNull(stats.load_5m)},
-                    {"15m", orNull(stats.load_15m)}}},
+  return {{"load",
+           {{"1m", orNull(stats.load_1m)},
+            {"5m", orNull(stats.load_5m)},
+            {"15m", orNull(stats.load_15m)}}},
           {"cpus", stats.cpus},
           {"cpu_mhz", mhz},
           {"temperature_c", orNull(stats.temperature_c)},

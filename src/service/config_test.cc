@@ -1,7 +1,6 @@
 #include "service/config.h"
 
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 #include <unistd.h>
 

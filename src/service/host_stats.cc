@@ -65,8 +65,9 @@ std::vector<double> readFrequencies(const fs::path& root) {
   std::vector<double> mhz;
   for (const fs::path& cpu : entries(root / "sys/devices/system/cpu", "cpu")) {
     std::string name = cpu.filename().string();
-    if (name.size() < 4 || !std::all_of(name.begin() + 3, name.end(),
-                                           [](char c) { return c >= '0' && c <= '9'; })) continue;
+    if (name.size() < 4 ||
+        !std::all_of(name.begin() + 3, name.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
     if (std::optional<double> khz = readNumber(cpu / "cpufreq/scaling_cur_freq")) {
       mhz.push_back(*khz / 1000.0);
     }

@@ -5,7 +5,8 @@
 // Every step asserts what a person would see; a failure throws, prints the step and exits 1
 // after a screenshot of the page as it was.
 import { chromium } from 'playwright-core';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -171,9 +172,45 @@ try {
   const hiddenId = await createCluster(names.hidden);
   log(step);
 
-  step = 'upload the training and test datasets';
+  step = 'an interrupted upload: declared, and part of the images sent, outside the page';
   await switchProject(names.project);
+  const sha = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
+  const size = (file) => readFileSync(file).length;
+  const head = [...readFileSync(env('TRAIN_IMAGES')).subarray(0, 300000)];
+  const interrupted = await page.evaluate(async ({ parts, head }) => {
+    const declared = await fetch('/api/v1/datasets', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'fashion-train', format: 'idx', parts }),
+    });
+    const dataset = await declared.json();
+    const put = await fetch(`/api/v1/datasets/${dataset.id}/parts/images?offset=0`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: new Uint8Array(head),
+    });
+    return { id: dataset.id, status: declared.status, received: (await put.json()).received };
+  }, {
+    parts: {
+      images: { size: size(env('TRAIN_IMAGES')), sha256: sha(env('TRAIN_IMAGES')) },
+      labels: { size: size(env('TRAIN_LABELS')), sha256: sha(env('TRAIN_LABELS')) },
+    },
+    head,
+  });
+  assert.equal(interrupted.status, 201);
+  assert.equal(interrupted.received, 300000);
+  log(step);
+
+  step = 'upload the training set (resuming) and the test set';
   await go('/datasets');
+  const statuses = [];
+  await page.exposeFunction('reportUploadStatus', (text) => statuses.push(text));
+  await page.evaluate(() => {
+    const status = document.querySelector('#upload-status');
+    new MutationObserver(() => window.reportUploadStatus(status.textContent)).observe(status, {
+      childList: true, characterData: true, subtree: true,
+    });
+  });
   for (const [name, images, labels] of [
     ['fashion-train', env('TRAIN_IMAGES'), env('TRAIN_LABELS')],
     ['fashion-test', env('TEST_IMAGES'), env('TEST_LABELS')],
@@ -184,6 +221,12 @@ try {
     assert.equal(await page.$eval('#upload-progress', (bar) => bar.value), 1);
   }
   await expectText('#dataset-list', 'fashion-test');
+  const trainStatuses = statuses.slice(0, statuses.findIndex((t) => t.startsWith('Dataset fashion-train')));
+  assert.ok(trainStatuses.some((t) => t.startsWith('Resuming images')) && !trainStatuses.some((t) => t.startsWith('Uploading')),
+    `the training upload resumed (statuses: ${trainStatuses.join(' | ')})`);
+  const trainIds = await page.evaluate(async () =>
+    (await (await fetch('/api/v1/datasets')).json()).items.filter((d) => d.name === 'fashion-train').map((d) => [d.id, d.state]));
+  assert.deepEqual(trainIds, [[interrupted.id, 'ready']], 'the interrupted dataset itself was completed');
   await shot('05-datasets');
   await page.click('#dataset-list a:text("fashion-train")');
   await expectText('#page', /images of 28×28, 10 classes/);
