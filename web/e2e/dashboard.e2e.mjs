@@ -211,15 +211,22 @@ try {
       childList: true, characterData: true, subtree: true,
     });
   });
-  for (const [name, images, labels] of [
-    ['fashion-train', env('TRAIN_IMAGES'), env('TRAIN_LABELS')],
-    ['fashion-test', env('TEST_IMAGES'), env('TEST_LABELS')],
-  ]) {
-    await page.fill('#dataset-name', name);
-    await page.setInputFiles('#dataset-files', [images, labels]);
-    await expectText('#upload-status', `Dataset ${name} is ready`, 60000);
-    assert.equal(await page.$eval('#upload-progress', (bar) => bar.value), 1);
-  }
+  // The training set through the file picker (it resumes the interrupted upload) ...
+  await page.fill('#dataset-name', 'fashion-train');
+  await page.setInputFiles('#dataset-files', [env('TRAIN_IMAGES'), env('TRAIN_LABELS')]);
+  await expectText('#upload-status', 'Dataset fashion-train is ready', 60000);
+  assert.equal(await page.$eval('#upload-progress', (bar) => bar.value), 1);
+  // ... the test set dropped on the drop zone, as a person would drag it there.
+  await page.fill('#dataset-name', 'fashion-test');
+  const dropped = await page.evaluateHandle(({ images, labels }) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(images)], 't10k-images-idx3-ubyte'));
+    transfer.items.add(new File([new Uint8Array(labels)], 't10k-labels-idx1-ubyte'));
+    return transfer;
+  }, { images: [...readFileSync(env('TEST_IMAGES'))], labels: [...readFileSync(env('TEST_LABELS'))] });
+  await page.dispatchEvent('#drop-zone', 'drop', { dataTransfer: dropped });
+  await expectText('#upload-status', 'Dataset fashion-test is ready', 60000);
+  assert.equal(await page.$eval('#upload-progress', (bar) => bar.value), 1);
   await expectText('#dataset-list', 'fashion-test');
   const trainStatuses = statuses.slice(0, statuses.findIndex((t) => t.startsWith('Dataset fashion-train')));
   assert.ok(trainStatuses.some((t) => t.startsWith('Resuming images')) && !trainStatuses.some((t) => t.startsWith('Uploading')),
