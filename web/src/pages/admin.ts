@@ -18,6 +18,7 @@ export async function projectsPage(ctx: Context, root: HTMLElement): Promise<voi
   const { api, me } = ctx;
   root.appendChild(h('h1', null, 'Projects'));
   const list = h('div');
+  const listMessage = message();
   const render = async () => {
     const projects = await api.all<Project>('/api/v1/projects');
     replace(
@@ -28,7 +29,19 @@ export async function projectsPage(ctx: Context, root: HTMLElement): Promise<voi
           p.name,
           p.role ?? (me.user.is_admin ? 'admin' : ''),
           formatTime(p.created_at),
-          h('button', { className: 'small', onclick: () => void showMembers(p) }, 'Members'),
+          h(
+            'span',
+            { className: 'row' },
+            h('button', { className: 'small', onclick: () => void showMembers(p) }, 'Members'),
+            me.user.is_admin
+              ? actionButton('Delete', listMessage, async () => {
+                  if (!confirm(`Delete project ${p.name} with everything in it?`)) return;
+                  await api.delete(`/api/v1/projects/${p.id}`, { cascade: true });
+                  await render();
+                  await ctx.refreshHeader();
+                })
+              : null,
+          ),
         ]),
         'No projects yet.',
       ),
@@ -86,7 +99,7 @@ export async function projectsPage(ctx: Context, root: HTMLElement): Promise<voi
     }
   };
 
-  root.appendChild(section('All projects', list));
+  root.appendChild(section('All projects', list, listMessage));
   if (me.user.is_admin) {
     const name = h('input', { id: 'project-name', placeholder: 'project name' });
     const msg = message();

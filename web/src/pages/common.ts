@@ -66,24 +66,49 @@ export async function listDatasets(api: Api): Promise<Dataset[]> {
   return api.all<Dataset>('/api/v1/datasets');
 }
 
-/** Calls `tick` now and every `ms` until the returned cleanup runs; errors go to `target`. */
-export function poll(ms: number, target: HTMLElement, tick: () => Promise<void>): () => void {
+export interface Poller {
+  (): void; // stops
+  /** Runs the tick now (or right after the one in progress) instead of waiting. */
+  now(): void;
+}
+
+/**
+ * Calls `tick` now and then every `ms` (a number, or a function asked before each wait) until
+ * the returned function is called; errors go to `target`.
+ */
+export function poll(ms: number | (() => number), target: HTMLElement, tick: () => Promise<void>): Poller {
   let stopped = false;
+  let running = false;
+  let again = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const run = async () => {
+    clearTimeout(timer);
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
     try {
       await tick();
       if (!stopped) replace(target);
     } catch (error) {
       if (!stopped) replace(target, errorBox(errorMessage(error)));
     }
-    if (!stopped) timer = setTimeout(run, ms);
+    running = false;
+    if (stopped) return;
+    if (again) {
+      again = false;
+      void run();
+    } else {
+      timer = setTimeout(run, typeof ms === 'number' ? ms : ms());
+    }
   };
   void run();
-  return () => {
+  const stop = () => {
     stopped = true;
     clearTimeout(timer);
   };
+  return Object.assign(stop, { now: () => void run() });
 }
 
 export function link(ctx: { navigate(path: string): void }, path: string, text: string): HTMLElement {

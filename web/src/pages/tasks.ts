@@ -40,7 +40,8 @@ export async function tasksPage(ctx: Context, root: HTMLElement): Promise<() => 
       const body: Record<string, unknown> = { type: type.value, cluster_id: cluster.value, dataset_id: dataset.value };
       if (type.value === 'train') body.epochs = Number(epochs.value || 1);
       await api.post<Task>('/api/v1/tasks', body);
-      await render();
+      busyNow = true;
+      stop.now();
     });
   root.appendChild(
     section(
@@ -57,8 +58,10 @@ export async function tasksPage(ctx: Context, root: HTMLElement): Promise<() => 
   root.appendChild(section('Accuracy', chart.element));
 
   const name = (id: string | null) => clusters.find((c) => c.id === id)?.name ?? id?.slice(0, 8) ?? '—';
+  let busyNow = true;
   const render = async () => {
     const tasks = await api.all<Task>('/api/v1/tasks');
+    busyNow = tasks.some((t) => !ENDED.has(t.state));
     // Growth of the clusters being trained, for their synapse charts.
     const recent = (t: Task) =>
       t.state === 'running' || (t.finished_at !== null && Date.now() - Date.parse(t.finished_at) < 10000);
@@ -95,7 +98,7 @@ export async function tasksPage(ctx: Context, root: HTMLElement): Promise<() => 
         running
           ? actionButton('Cancel', listMessage, async () => {
                     await api.post(`/api/v1/tasks/${task.id}/cancel`, {});
-                    await render();
+                    stop.now();
                   })
           : '',
       ]);
@@ -105,7 +108,8 @@ export async function tasksPage(ctx: Context, root: HTMLElement): Promise<() => 
   };
   const pollMessage = message();
   root.appendChild(pollMessage);
-  const stop = poll(700, pollMessage, render);
+  // Quick while a task is queued or running, slower when all have ended.
+  const stop = poll(() => (busyNow ? 700 : 3000), pollMessage, render);
   return () => {
     stop();
     chart.destroy();
