@@ -43,8 +43,9 @@ Reply sessionReply(Call& call, const service::SessionTokens& session, bool cooki
     body.erase("refresh_token");
     int64_t refresh_ttl_s =
         (session.refresh_expires_ms - session.access_expires_ms) / 1000 + session.access_ttl_s;
-    for (auto& header : sessionCookies(session.access_token, session.access_ttl_s,
-                                       session.refresh_token, refresh_ttl_s)) {
+    for (auto& header :
+         sessionCookies(session.access_token, session.access_ttl_s, session.refresh_token,
+                        refresh_ttl_s, secureOrigin(call.request))) {
       call.response_headers.push_back(std::move(header));
     }
   }

@@ -10,9 +10,10 @@ std::string_view trimmed(std::string_view text) {
 }
 
 std::string cookie(std::string_view name, std::string_view value, std::string_view path,
-                   int64_t max_age_s) {
+                   int64_t max_age_s, bool secure = false) {
   return std::string(name) + "=" + std::string(value) + "; Path=" + std::string(path) +
-         "; Max-Age=" + std::to_string(max_age_s) + "; HttpOnly; SameSite=Strict";
+         "; Max-Age=" + std::to_string(max_age_s) + "; HttpOnly; SameSite=Strict" +
+         (secure ? "; Secure" : "");
 }
 
 }  // namespace
@@ -46,9 +47,14 @@ bool authenticatesByCookie(const Request& request) {
 }
 
 HeaderList sessionCookies(std::string_view access_token, int64_t access_ttl_s,
-                          std::string_view refresh_token, int64_t refresh_ttl_s) {
-  return {{"Set-Cookie", cookie(kAccessCookie, access_token, "/", access_ttl_s)},
-          {"Set-Cookie", cookie(kRefreshCookie, refresh_token, kRefreshCookiePath, refresh_ttl_s)}};
+                          std::string_view refresh_token, int64_t refresh_ttl_s, bool secure) {
+  return {{"Set-Cookie", cookie(kAccessCookie, access_token, "/", access_ttl_s, secure)},
+          {"Set-Cookie",
+           cookie(kRefreshCookie, refresh_token, kRefreshCookiePath, refresh_ttl_s, secure)}};
+}
+
+bool secureOrigin(const Request& request) {
+  return request.header("origin").starts_with("https://");
 }
 
 HeaderList clearedSessionCookies() {

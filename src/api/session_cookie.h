@@ -41,8 +41,14 @@ bool sameOrigin(const Request& request);
 bool authenticatesByCookie(const Request& request);
 
 // Set-Cookie headers that store a session (token values are URL-safe: JWTs and base64url).
+// `secure` adds the Secure attribute: the server itself speaks plain HTTP, so it is set when the
+// page was loaded over HTTPS (a TLS proxy in front), which its Origin says (secureOrigin).
 HeaderList sessionCookies(std::string_view access_token, int64_t access_ttl_s,
-                          std::string_view refresh_token, int64_t refresh_ttl_s);
+                          std::string_view refresh_token, int64_t refresh_ttl_s,
+                          bool secure = false);
+
+// Whether the request's Origin is https://…: the page that sent it came over TLS.
+bool secureOrigin(const Request& request);
 
 // Set-Cookie headers that delete both cookies.
 HeaderList clearedSessionCookies();

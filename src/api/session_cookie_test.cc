@@ -53,6 +53,13 @@ TEST(SessionCookie, CookiesAreHttpOnlyStrictAndScoped) {
   EXPECT_EQ(set[0].second, "tendril_access=acc; Path=/; Max-Age=900; HttpOnly; SameSite=Strict");
   EXPECT_EQ(set[1].second,
             "tendril_refresh=ref; Path=/api/v1/auth; Max-Age=86400; HttpOnly; SameSite=Strict");
+  HeaderList secure = sessionCookies("acc", 900, "ref", 86400, /*secure=*/true);
+  EXPECT_EQ(secure[0].second,
+            "tendril_access=acc; Path=/; Max-Age=900; HttpOnly; SameSite=Strict; Secure");
+  EXPECT_TRUE(secure[1].second.ends_with("; Secure"));
+  EXPECT_TRUE(secureOrigin(withHeaders({{"origin", "https://tendril.example"}})));
+  EXPECT_FALSE(secureOrigin(withHeaders({{"origin", "http://tendril.example"}})));
+  EXPECT_FALSE(secureOrigin(withHeaders({})));
   HeaderList cleared = clearedSessionCookies();
   ASSERT_EQ(cleared.size(), 2u);
   EXPECT_EQ(cleared[0].second, "tendril_access=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");

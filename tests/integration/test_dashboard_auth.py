@@ -76,11 +76,23 @@ def test_cookie_login_keeps_tokens_out_of_the_body(web_server):
     assert access["path"] == "/" and refresh["path"] == "/api/v1/auth"
     assert int(access["max-age"]) == body["expires_in"]
     assert int(refresh["max-age"]) > int(access["max-age"])
+    assert not access["secure"]  # the page came over plain HTTP (Origin http://)
     # A plain login still answers with the tokens in the body and sets no cookie.
     plain = web_server.request("POST", "/api/v1/auth/login",
                                json={"name": ADMIN_NAME, "password": ADMIN_PASSWORD})
     assert "access_token" in expect_json(plain, 200)
     assert not plain.headers.get_all("Set-Cookie")
+
+
+def test_cookies_are_secure_when_the_page_came_over_https(web_server):
+    # Behind a TLS proxy the browser's Origin is https://: the cookies must not travel in clear.
+    reply = web_server.request("POST", "/api/v1/auth/login",
+                               json={"name": ADMIN_NAME, "password": ADMIN_PASSWORD,
+                                     "cookie": True},
+                               headers={"Origin": f"https://127.0.0.1:{web_server.port}"})
+    expect_json(reply, 200)
+    jar = cookies_of(reply)
+    assert jar["tendril_access"]["secure"] and jar["tendril_refresh"]["secure"]
 
 
 def test_cookie_authenticates_reads_and_same_origin_writes_only(web_server):
