@@ -283,6 +283,15 @@ try {
   await shot('10-results');
   log(step);
 
+  step = 'an expired access cookie: the page refreshes the session from the refresh cookie';
+  const oldAccessValue = (await context.cookies()).find((c) => c.name === 'tendril_access').value;
+  await context.clearCookies({ name: 'tendril_access' });
+  await go('/checkpoints');
+  await selectByText('#checkpoint-cluster', names.cluster);
+  const renewed = (await context.cookies()).find((c) => c.name === 'tendril_access');
+  assert.ok(renewed && renewed.value !== oldAccessValue, 'a new access cookie after the refresh');
+  log(step);
+
   step = 'save a checkpoint, restore it';
   await go('/checkpoints');
   await selectByText('#checkpoint-cluster', names.cluster);

@@ -20,7 +20,7 @@ const json = (status: number, body: unknown, type = 'application/json') =>
 describe('Api', () => {
   it('sends JSON with the session cookie and no Authorization header', async () => {
     const { calls, fetcher } = scripted([json(201, { id: 'p1' })]);
-    const api = new Api(fetcher);
+    const api = new Api(fetcher, null);
     expect(await api.post('/api/v1/projects', { name: 'vision' })).toEqual({ id: 'p1' });
     expect(calls[0].init.credentials).toBe('same-origin');
     expect(calls[0].init.body).toBe('{"name":"vision"}');
@@ -35,7 +35,7 @@ describe('Api', () => {
       json(200, { role: 'member' }),
       json(200, { items: [] }),
     ]);
-    const api = new Api(fetcher);
+    const api = new Api(fetcher, null);
     let loggedOut = false;
     api.onLoggedOut = () => (loggedOut = true);
     expect(await api.get('/api/v1/clusters')).toEqual({ items: [] });
@@ -53,7 +53,7 @@ describe('Api', () => {
       json(401, { title: 'Unauthenticated', detail: 'session ended' }, 'application/problem+json'),
       json(401, { title: 'Unauthenticated', detail: 'no refresh cookie' }, 'application/problem+json'),
     ]);
-    const api = new Api(fetcher);
+    const api = new Api(fetcher, null);
     let loggedOut = false;
     api.onLoggedOut = () => (loggedOut = true);
     const error = await api.get('/api/v1/clusters').catch((e: unknown) => e);
@@ -63,19 +63,46 @@ describe('Api', () => {
     expect(loggedOut).toBe(true);
   });
 
+  it('refreshes under a cross-tab lock, and not at all when another tab already did', async () => {
+    const held: string[] = [];
+    const locks = async <T,>(name: string, task: () => Promise<T>) => {
+      held.push(name);
+      return task();
+    };
+    const unauthenticated = () => json(401, { title: 'Unauthenticated' }, 'application/problem+json');
+    // Another tab refreshed while this one waited: whoami succeeds inside the lock.
+    const first = scripted([unauthenticated(), json(200, { role: 'member' }), json(200, { items: [] })]);
+    await new Api(first.fetcher, locks).get('/api/v1/clusters');
+    expect(first.calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
+      'GET /api/v1/clusters',
+      'GET /api/v1/auth/whoami',
+      'GET /api/v1/clusters',
+    ]);
+    // Nobody did: whoami fails, so this tab refreshes.
+    const second = scripted([unauthenticated(), unauthenticated(), json(200, {}), json(200, { items: [] })]);
+    await new Api(second.fetcher, locks).get('/api/v1/clusters');
+    expect(second.calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
+      'GET /api/v1/clusters',
+      'GET /api/v1/auth/whoami',
+      'POST /api/v1/auth/refresh',
+      'GET /api/v1/clusters',
+    ]);
+    expect(held).toEqual(['tendril-session-refresh', 'tendril-session-refresh']);
+  });
+
   it('pages through lists with the cursor', async () => {
     const { calls, fetcher } = scripted([
       json(200, { items: [1, 2], next_cursor: 'c2' }),
       json(200, { items: [3], next_cursor: null }),
     ]);
-    expect(await new Api(fetcher).all<number>('/api/v1/tasks', { state: 'running' })).toEqual([1, 2, 3]);
+    expect(await new Api(fetcher, null).all<number>('/api/v1/tasks', { state: 'running' })).toEqual([1, 2, 3]);
     expect(calls[0].url).toBe('/api/v1/tasks?state=running&limit=1000');
     expect(calls[1].url).toBe('/api/v1/tasks?state=running&limit=1000&cursor=c2');
   });
 
   it('sends raw chunks as octet-stream', async () => {
     const { calls, fetcher } = scripted([json(200, { received: 3 })]);
-    await new Api(fetcher).call('PUT', '/api/v1/datasets/d/parts/images', {
+    await new Api(fetcher, null).call('PUT', '/api/v1/datasets/d/parts/images', {
       query: { offset: 0 },
       raw: new Uint8Array([1, 2, 3]),
     });

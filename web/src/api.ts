@@ -8,6 +8,19 @@ import { ApiError, parseProblem } from './problem';
 
 export type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
+/**
+ * Runs `task` while holding the lock `name` across every tab of this origin (the Web Locks API).
+ * Refreshes must not overlap between tabs: the cookies are shared, and a refresh token presented
+ * twice is taken for a stolen one (the server then ends every session of the user).
+ */
+export type LockRunner = <T>(name: string, task: () => Promise<T>) => Promise<T>;
+
+function browserLocks(): LockRunner | null {
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+  if (!locks) return null;
+  return (name, task) => locks.request(name, task) as Promise<Awaited<ReturnType<typeof task>>>;
+}
+
 export interface Page<T> {
   items: T[];
   next_cursor: string | null;
@@ -34,7 +47,10 @@ export class Api {
   onLoggedOut: () => void = () => {};
   private refreshing: Promise<boolean> | null = null;
 
-  constructor(private readonly fetcher: Fetch = (input, init) => fetch(input, init)) {}
+  constructor(
+    private readonly fetcher: Fetch = (input, init) => fetch(input, init),
+    private readonly locks: LockRunner | null = browserLocks(),
+  ) {}
 
   async call<T = unknown>(method: string, path: string, options: CallOptions = {}): Promise<T> {
     let response = await this.send(method, path, options);
@@ -75,11 +91,23 @@ export class Api {
     return items;
   }
 
-  /** Refreshes the cookie session once at a time; true when a new session is in the cookies. */
+  /**
+   * Refreshes the cookie session, one refresh at a time in this tab and (with Web Locks) across
+   * tabs; true when a valid session is in the cookies afterwards. Inside the lock it first asks
+   * whoami: another tab may have refreshed while this one waited.
+   */
   refresh(): Promise<boolean> {
     if (!this.refreshing) {
-      this.refreshing = this.send('POST', '/api/v1/auth/refresh', { body: {} })
-        .then((response) => response.ok)
+      const attempt = async (): Promise<boolean> => {
+        if (this.locks) {
+          const probe = await this.send('GET', '/api/v1/auth/whoami', {});
+          if (probe.ok) return true;
+        }
+        const response = await this.send('POST', '/api/v1/auth/refresh', { body: {} });
+        return response.ok;
+      };
+      const locked = this.locks ? this.locks('tendril-session-refresh', attempt) : attempt();
+      this.refreshing = locked
         .catch(() => false)
         .finally(() => {
           this.refreshing = null;
