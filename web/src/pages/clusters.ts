@@ -108,7 +108,9 @@ export async function clustersPage(ctx: Context, root: HTMLElement): Promise<() 
 
 export async function clusterPage(ctx: Context, root: HTMLElement, [id]: string[]): Promise<() => void> {
   const { api } = ctx;
-  const title = h('h1', null, 'Cluster');
+  // An unknown or invisible cluster is only its error message, not an empty page around it.
+  const first = await api.get<Cluster>(`/api/v1/clusters/${id}`);
+  const title = h('h1', null, `Cluster ${first.name}`);
   const facts = h('div', { id: 'cluster-facts' });
   const msg = message();
   const synapseChart = new LineChart('Synapses over samples trained', 'samples', [{ label: 'synapses', color: '#2f855a' }]);
