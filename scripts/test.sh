@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The project's one test command (CI runs it through .ci/run):
 #   1. scripts/setup.sh          system packages and npm data
-#   2. scripts/build.sh release  everything, optimised
+#   2. scripts/build.sh release  everything, optimised, and the web dashboard (web/dist)
 #   3. scripts/build.sh asan     unit tests with AddressSanitizer + UBSan
-#   4. ctest in build/           every registered test
+#   4. ctest in build/           every registered test (the dashboard's Vitest unit tests and
+#                                its Chromium end-to-end test included)
 #   5. ctest in build-asan/      the unit tests under the sanitizers
 #   6. scripts/fuzz.sh 30        the request parser/validator fuzzer (clang, libFuzzer), 30 s
 # Later steps run even when a test step fails, so one run reports everything; a failed setup or

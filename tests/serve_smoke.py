@@ -80,7 +80,8 @@ def check_system_routes(port):
 
 
 def check_errors(port):
-    expect_problem(*request(port, "GET", "/no/such/thing"), 404, "/not-found")
+    # (outside /api/, unknown GET paths belong to the web dashboard: docs/dashboard.md)
+    expect_problem(*request(port, "GET", "/api/v1/no/such/thing"), 404, "/not-found")
     status, headers, body = request(port, "DELETE", "/healthz")
     expect_problem(status, headers, body, 405, "/method-not-allowed")
     if headers.get("Allow") != "GET":

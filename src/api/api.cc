@@ -6,6 +6,7 @@
 #include <optional>
 #include <sstream>
 
+#include "api/session_cookie.h"
 #include "service/credentials.h"
 
 namespace tendril::api {
@@ -44,7 +45,14 @@ Credentials readCredentials(const Request& request, service::AuthService& auth) 
   Credentials credentials;
   std::string authorization = request.header("authorization");
   std::string api_key = request.header("x-api-key");
-  if (authorization.empty() && api_key.empty()) return credentials;
+  if (authorization.empty() && api_key.empty()) {
+    // A browser's session cookie (api/session_cookie.h), when it sends no header.
+    std::string cookie = cookieValue(request, kAccessCookie);
+    if (cookie.empty()) return credentials;
+    credentials.present = true;
+    credentials.principal = auth.authenticateToken(cookie);
+    return credentials;
+  }
   credentials.present = true;
   if (!authorization.empty() && !api_key.empty()) {
     credentials.principal =
@@ -68,10 +76,21 @@ struct Authorization {
 };
 
 Authorization authorize(const Request& request, std::string_view method, std::string_view route,
-                        const Pipeline& pipeline) {
+                        const Pipeline& pipeline, bool upgrade = false) {
   Authorization result;
   std::shared_ptr<const service::Policy> policy = pipeline.policy.current();
   Credentials credentials = readCredentials(request, pipeline.auth);
+  // CSRF: a cookie authenticates a state-changing call or an upgrade only from our own pages.
+  bool changes = upgrade || (method != "GET" && method != "HEAD");
+  if (credentials.present && changes && authenticatesByCookie(request) && !sameOrigin(request)) {
+    if (policy->allows(method, route, PolicyRole::kAnonymous)) {
+      credentials = Credentials{};  // login, refresh: go on as anonymous
+    } else {
+      result.refusal = Status::Denied(
+          "a request authenticated by the session cookie must carry this server's Origin");
+      return result;
+    }
+  }
   if (credentials.present) {
     if (credentials.principal.ok()) {
       result.principal = std::move(*credentials.principal);
@@ -403,7 +422,7 @@ void installEndpoints(Router& router, const std::vector<Endpoint>& endpoints,
 Authorized authorizeUpgrade(const Request& request, std::string_view route,
                             const Pipeline& pipeline) {
   Authorized authorized;
-  Authorization authorization = authorize(request, "GET", route, pipeline);
+  Authorization authorization = authorize(request, "GET", route, pipeline, /*upgrade=*/true);
   if (!authorization.refusal.ok()) {
     authorized.refusal = problemFor(authorization.refusal, request);
     return authorized;

@@ -2,7 +2,9 @@
 //
 //   1. authenticate: `Authorization: Bearer <access token>` or `X-API-Key: <key>` resolves the
 //      caller (service::AuthService re-reads user, session and membership); no credentials make
-//      an anonymous caller. Bad credentials give 401, except on routes the policy opens to
+//      an anonymous caller. Without either header, the browser session cookie `tendril_access`
+//      counts as a Bearer token, but for a state-changing method or an upgrade only with this
+//      server's own Origin (api/session_cookie.h; else 403). Bad credentials give 401, except on routes the policy opens to
 //      anonymous callers (login, refresh), where they are ignored.
 //   2. the policy: may this role call this method on this route? Deny by default; a denied
 //      anonymous caller gets 401, anybody else 403.

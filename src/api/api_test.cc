@@ -165,6 +165,37 @@ TEST_F(PipelineTest, BadCredentialsAre401ExceptWhereAnonymousMayCall) {
   EXPECT_EQ(call("DELETE", "/things/a", "", basic).status, 401u);
 }
 
+// Browser sessions (api/session_cookie.h): the access cookie authenticates like a Bearer token,
+// but a state-changing call only with this server's Origin; a header wins over the cookie.
+TEST_F(PipelineTest, TheSessionCookieAuthenticatesWritesOnlyFromOurOrigin) {
+  const std::string cookie = "tendril_access=" + adminToken();
+  auto with = [&](std::map<std::string, std::string> extra) {
+    extra["cookie"] = cookie;
+    extra["host"] = "127.0.0.1:8080";
+    return extra;
+  };
+  EXPECT_EQ(call("GET", "/blobs/a", "", with({})).status, 200u);  // a read: no Origin needed
+  Response no_origin = call("DELETE", "/things/a", "", with({}));
+  EXPECT_EQ(no_origin.status, 403u);
+  EXPECT_EQ(type(no_origin), "https://tendril.dev/problems/permission-denied");
+  EXPECT_EQ(call("DELETE", "/things/a", "", with({{"origin", "http://evil.example"}})).status,
+            403u);
+  EXPECT_EQ(deleted_, 0);
+  EXPECT_EQ(call("DELETE", "/things/a", "", with({{"origin", "http://127.0.0.1:8080"}})).status,
+            204u);
+  EXPECT_EQ(deleted_, 1);
+  // An open route (login) ignores a cross-origin cookie instead of refusing the call.
+  EXPECT_EQ(call("POST", "/open", R"({"n": 3})", with({{"origin", "http://evil.example"}})).status,
+            200u);
+  // A header is judged alone: a bad token is 401 even with a good cookie.
+  EXPECT_EQ(call("DELETE", "/things/a", "",
+                 with({{"origin", "http://127.0.0.1:8080"}, {"authorization", "Bearer x.y.z"}}))
+                .status,
+            401u);
+  // A forged cookie is 401.
+  EXPECT_EQ(call("GET", "/blobs/a", "", {{"cookie", "tendril_access=x.y.z"}}).status, 401u);
+}
+
 TEST_F(PipelineTest, ThePolicyDeniesWhatItDoesNotList) {
   Result<service::Policy> strict = service::Policy::parse("POST /open anonymous\n", "strict");
   ASSERT_TRUE(strict.ok());

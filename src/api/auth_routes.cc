@@ -1,5 +1,6 @@
 #include "api/auth_routes.h"
 
+#include "api/session_cookie.h"
 #include "service/clock.h"
 
 namespace tendril::api {
@@ -33,13 +34,33 @@ nlohmann::json sessionJson(const service::SessionTokens& session) {
           {"role", service::policyRoleName(session.role)}};
 }
 
+// The session as the reply to send: in the body, or (`cookie`) in HttpOnly cookies with the
+// tokens left out of the body, so the page's scripts never hold them.
+Reply sessionReply(Call& call, const service::SessionTokens& session, bool cookie) {
+  nlohmann::json body = sessionJson(session);
+  if (cookie) {
+    body.erase("access_token");
+    body.erase("refresh_token");
+    int64_t refresh_ttl_s =
+        (session.refresh_expires_ms - session.access_expires_ms) / 1000 + session.access_ttl_s;
+    for (auto& header :
+         sessionCookies(session.access_token, session.access_ttl_s, session.refresh_token,
+                        refresh_ttl_s, secureOrigin(call.request))) {
+      call.response_headers.push_back(std::move(header));
+    }
+  }
+  return Reply(std::move(body));
+}
+
 std::vector<OutputField> sessionOutput() {
   return {
-      {"access_token", FieldType::kString, "JWT for `Authorization: Bearer`"},
+      {"access_token", FieldType::kString,
+       "JWT for `Authorization: Bearer`; absent for a cookie session"},
       {"token_type", FieldType::kString, "always Bearer"},
       {"expires_in", FieldType::kInteger, "seconds the access token is valid"},
       {"expires_at", FieldType::kString, "when the access token expires"},
-      {"refresh_token", FieldType::kString, "exchange at /api/v1/auth/refresh; shown once"},
+      {"refresh_token", FieldType::kString,
+       "exchange at /api/v1/auth/refresh; shown once; absent for a cookie session"},
       {"refresh_expires_at", FieldType::kString, "when the refresh token expires"},
       {"user", FieldType::kObject, "id, name, is_admin"},
       {"project_id", FieldType::kString, "the project the session acts in", /*nullable=*/true},
@@ -67,7 +88,10 @@ void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
       "wrong password give the same 401; repeated failures give 429 with Retry-After.";
   login.audited = true;
   login.input = {Field::string("name").required().length(1, 256).describe("the user name"),
-                 Field::string("password").required().length(1, 1024).secret(), projectIdField()};
+                 Field::string("password").required().length(1, 1024).secret(), projectIdField(),
+                 Field::boolean("cookie").defaultsTo(false).describe(
+                     "put the tokens in HttpOnly SameSite=Strict cookies instead of the body "
+                     "(the web dashboard)")};
   login.output = sessionOutput();
   login.handler = [&auth](Call& call) -> Result<Reply> {
     const std::string name = call.input["name"];
@@ -83,7 +107,7 @@ void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
       return session.status();
     }
     call.audit_user_id = session->user.id;
-    return Reply(sessionJson(*session));
+    return sessionReply(call, *session, call.input["cookie"].get<bool>());
   };
   out.push_back(std::move(login));
 
@@ -92,15 +116,27 @@ void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
   refresh.success_status = 200;  // a session, not a created resource
   refresh.description =
       "The refresh token used is revoked. Presenting an already used refresh token ends every "
-      "session of its user.";
-  refresh.input = {Field::string("refresh_token").required().length(1, 256).secret()};
+      "session of its user. Without `refresh_token` in the body, the `tendril_refresh` cookie "
+      "is used (only with this server's Origin) and the new session goes into cookies again.";
+  refresh.input = {Field::string("refresh_token").length(1, 256).secret()};
   refresh.output = sessionOutput();
   refresh.handler = [&auth](Call& call) -> Result<Reply> {
-    Result<service::SessionTokens> session =
-        auth.refresh(call.input["refresh_token"].get<std::string>());
-    if (!session.ok()) return session.status();
+    bool by_cookie = !call.input.contains("refresh_token");
+    std::string token = by_cookie ? cookieValue(call.request, kRefreshCookie)
+                                  : call.input["refresh_token"].get<std::string>();
+    if (by_cookie && token.empty()) {
+      return Status::Invalid("refresh_token: is required (or the tendril_refresh cookie)");
+    }
+    if (by_cookie && !sameOrigin(call.request)) {
+      return Status::Denied("the refresh cookie is accepted only with this server's Origin");
+    }
+    Result<service::SessionTokens> session = auth.refresh(token);
+    if (!session.ok()) {
+      if (by_cookie) call.response_headers = clearedSessionCookies();
+      return session.status();
+    }
     call.audit_user_id = session->user.id;
-    return Reply(sessionJson(*session));
+    return sessionReply(call, *session, by_cookie);
   };
   out.push_back(std::move(refresh));
 
@@ -109,7 +145,14 @@ void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
   logout.success_status = 204;
   logout.input = {Field::string("refresh_token").length(1, 256).secret(),
                   Field::boolean("all").defaultsTo(false).describe("end every session")};
+  logout.description =
+      "Also deletes the session cookies of a cookie session (they are cleared even when the "
+      "call fails).";
   logout.handler = [&auth](Call& call) -> Result<Reply> {
+    if (!cookieValue(call.request, kAccessCookie).empty() ||
+        !cookieValue(call.request, kRefreshCookie).empty()) {
+      call.response_headers = clearedSessionCookies();
+    }
     Status status = auth.logout(call.principal, call.input.value("refresh_token", std::string()),
                                 call.input["all"].get<bool>());
     if (!status.ok()) return status;
@@ -162,7 +205,7 @@ void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
     call.audit_target = project_id;
     Result<service::SessionTokens> session = auth.switchProject(call.principal, project_id);
     if (!session.ok()) return session.status();
-    return Reply(sessionJson(*session));
+    return sessionReply(call, *session, authenticatesByCookie(call.request));
   };
   out.push_back(std::move(switch_project));
 

@@ -503,7 +503,14 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
     message->result(response.status);
     message->set(http::field::server, "tendril");
     message->set(http::field::content_type, response.content_type);
-    for (const auto& [name, value] : response.headers) message->set(name, value);
+    // Set-Cookie may repeat (one per cookie); every other extra header replaces a default.
+    for (const auto& [name, value] : response.headers) {
+      if (beast::iequals(name, "Set-Cookie")) {
+        message->insert(name, value);
+      } else {
+        message->set(name, value);
+      }
+    }
     message->body() = std::move(body);
     message->keep_alive(keep_alive && !stopping_ && !server_.stopping());
     message->prepare_payload();

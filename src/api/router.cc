@@ -143,6 +143,8 @@ void Router::addWebSocket(std::string path_template, WebSocketRoute route) {
   web_sockets_.push_back({std::move(path_template), std::move(segments), std::move(route)});
 }
 
+void Router::setFallback(Handler handler) { fallback_ = std::move(handler); }
+
 bool Router::matches(const std::vector<std::string>& pattern,
                      const std::vector<std::string_view>& segments,
                      std::map<std::string, std::string>* params) {
@@ -213,6 +215,14 @@ Dispatched Router::dispatch(Request& request) const {
       return {std::move(response), matched_template};
     }
     allowed.insert("GET");
+  }
+  if (allowed.empty() && fallback_ && request.method == "GET" &&
+      !request.path.starts_with("/api/") && request.path != "/api") {
+    Dispatched result{{}, "/*"};
+    if (!runGuarded("the fallback handler", [&] { result.response = fallback_(request); })) {
+      result.response = Response::problem(TransportProblem::kInternal, "");
+    }
+    return result;
   }
   if (allowed.empty()) {
     return {Response::problem(TransportProblem::kRouteNotFound, "no resource at this path",

@@ -82,6 +82,10 @@ class Router {
   // share the template: upgrade requests go to this route, other requests to the HTTP one.
   // Registering the same template twice is a programming error (asserts).
   void addWebSocket(std::string path_template, WebSocketRoute route);
+  // The handler for a GET to a path no route or WebSocket route has, outside `/api/` (the web
+  // dashboard's files, api/static_files.h); its responses are labelled "/*" for metrics. Without
+  // one, such paths get the usual 404.
+  void setFallback(Handler handler);
 
   // Finds the route, binds path parameters into `request.path_params` and runs the handler.
   // A request to a path served only by a WebSocket route gets 400 problem+json (it is not an
@@ -115,6 +119,7 @@ class Router {
 
   std::vector<Route> routes_;
   std::vector<WebSocketEndpoint> web_sockets_;
+  Handler fallback_;
 };
 
 // Splits "/a/b/c" into {"a","b","c"}; "/" gives {""}. Exposed for tests.

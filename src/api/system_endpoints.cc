@@ -1,9 +1,32 @@
 #include "api/system_endpoints.h"
 
+#include "service/host_stats.h"
+
 namespace tendril::api {
 namespace {
 
 using service::PolicyRole;
+
+template <typename T>
+nlohmann::json orNull(const std::optional<T>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
+nlohmann::json hostJson(const service::HostStats& stats) {
+  nlohmann::json mhz = nullptr;
+  if (!stats.cpu_mhz.empty()) mhz = stats.cpu_mhz;
+  return {{"load",
+           {{"1m", orNull(stats.load_1m)},
+            {"5m", orNull(stats.load_5m)},
+            {"15m", orNull(stats.load_15m)}}},
+          {"cpus", stats.cpus},
+          {"cpu_mhz", mhz},
+          {"temperature_c", orNull(stats.temperature_c)},
+          {"power_w", orNull(stats.power_w)},
+          {"memory_total_bytes", orNull(stats.memory_total_bytes)},
+          {"memory_available_bytes", orNull(stats.memory_available_bytes)},
+          {"uptime_s", orNull(stats.uptime_s)}};
+}
 
 }  // namespace
 
@@ -37,6 +60,29 @@ void addSystemEndpoints(std::vector<Endpoint>& out, service::PolicyHolder& polic
     return Reply(nlohmann::json{{"rules", policy.current()->ruleCount()}});
   };
   out.push_back(std::move(reload));
+
+  Endpoint host = declare(
+      "GET", "/api/v1/system/host", "system.host",
+      "The host: load, CPU frequency, temperature, power, memory",
+      {PolicyRole::kUser, PolicyRole::kMember, PolicyRole::kProjectAdmin, PolicyRole::kAdmin});
+  host.description =
+      "Read from /proc and /sys at each call. A figure the host does not offer (common in "
+      "virtual machines: frequency, temperature, power) is null. power_w comes from a hwmon "
+      "sensor, or from the RAPL energy counter as the mean since the previous call.";
+  host.output = {
+      {"load", FieldType::kObject, "1m, 5m, 15m load averages (null when unknown)"},
+      {"cpus", FieldType::kInteger, "hardware threads"},
+      {"cpu_mhz", FieldType::kArray, "current frequency per CPU", true},
+      {"temperature_c", FieldType::kNumber, "hottest sensor", true},
+      {"power_w", FieldType::kNumber, "package power", true},
+      {"memory_total_bytes", FieldType::kInteger, "MemTotal", true},
+      {"memory_available_bytes", FieldType::kInteger, "MemAvailable", true},
+      {"uptime_s", FieldType::kNumber, "seconds since boot", true},
+  };
+  host.handler = [probe = std::make_shared<service::HostProbe>()](Call&) -> Result<Reply> {
+    return Reply(hostJson(probe->read()));
+  };
+  out.push_back(std::move(host));
 
   Endpoint events = declare(
       "GET", std::string(kEventsPath), "events.stream",

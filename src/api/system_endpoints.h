@@ -1,5 +1,6 @@
-// Declared endpoints of the service itself: the OpenAPI document, the policy reload and the
-// plain-HTTP face of the events WebSocket (so the policy and the OpenAPI document cover it).
+// Declared endpoints of the service itself: the OpenAPI document, the policy reload, the host's
+// figures for monitoring (service/host_stats.h) and the plain-HTTP face of the events WebSocket
+// (so the policy and the OpenAPI document cover it).
 #pragma once
 
 #include <functional>

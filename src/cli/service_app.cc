@@ -22,6 +22,8 @@
 #include "api/http_server.h"
 #include "api/metrics.h"
 #include "api/router.h"
+#include "api/static_files.h"
+#include "api/template_routes.h"
 #include "api/system_routes.h"
 #include "service/accounts.h"
 #include "service/audit.h"
@@ -183,6 +185,7 @@ Status buildResources(ServiceApp::Parts& parts, const service::Clock& clock) {
 
 void ServiceApp::Parts::addResourceEndpoints(std::vector<api::Endpoint>& out) {
   api::addClusterEndpoints(out, *clusters, *checkpoints);
+  api::addTemplateEndpoints(out);
   api::addDatasetEndpoints(out, *datasets);
   api::addTaskEndpoints(out, *tasks);
   api::addResultEndpoints(out, *results);
@@ -291,6 +294,10 @@ Result<std::unique_ptr<ServiceApp>> ServiceApp::create(const service::ServiceCon
     return api::Response::text(200, api::apiPageHtml(), "text/html; charset=utf-8");
   });
   api::installEndpoints(router, endpoints, *parts->pipeline);
+  // The web dashboard at / (every GET outside /api that no route has).
+  router.setFallback([dir = config.dashboard_dir](const api::Request& request) {
+    return api::serveStaticFile(dir, request);
+  });
   api::addEventsSocket(router, *parts->pipeline, parts->events);
   api::addUploadSocket(router, *parts->pipeline, *parts->datasets);
   api::addTaskSocket(router, *parts->pipeline, *parts->tasks);

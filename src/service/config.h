@@ -65,6 +65,7 @@ struct ServiceConfig {
   std::string database;                  // "" (SQLite in data_dir), "sqlite:PATH", or a URL
   std::filesystem::path token_key_file;  // "" means <data_dir>/token.key
   std::filesystem::path policy_file;     // "" means the policy built into the binary
+  std::filesystem::path dashboard_dir;   // the built web dashboard, served at /
 
   // Limits
   size_t max_body_bytes;
