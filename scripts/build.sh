@@ -19,7 +19,7 @@ case "${mode}" in
   asan)
     build_dir="${repo_root}/build-asan"
     cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DTENDRIL_SANITIZE=ON)
-    targets=(common_tests engine_tests data_tests store_tests service_tests api_tests)
+    targets=(unit_tests)
     ;;
   *)
     echo "usage: $0 [release|asan]" >&2

@@ -78,25 +78,24 @@ nlohmann::json checkpointJson(const store::Resource& row) {
 }
 
 std::vector<OutputField> checkpointOutput() {
-  return {
-      {"id", FieldType::kString, "the checkpoint's id", false},
-      {"name", FieldType::kString, "its name; null for autosaves", true},
-      {"cluster_id", FieldType::kString,
-       "the cluster it was saved from (kept after that cluster is deleted); null for uploads",
-       true},
-      {"project_id", FieldType::kString, "the project it belongs to", false},
-      {"owner_id", FieldType::kString, "who made it; null once that user is deleted", true},
-      {"kind", FieldType::kString, "manual, autosave or upload", false},
-      {"state", FieldType::kString, "saving, uploading, ready or failed", false},
-      {"bytes", FieldType::kInteger, "size of the checkpoint file (0 until ready)", false},
-      {"template_sha256", FieldType::kString,
-       "SHA-256 of the cluster template in canonical JSON; restore needs it equal", true},
-      {"samples_trained", FieldType::kInteger, "samples the saved cluster had trained", false},
-      {"synapses", FieldType::kInteger, "synapses of the saved cluster", false},
-      {"created_at", FieldType::kString, "when it was created (ISO-8601 UTC)", false},
-      {"error", FieldType::kString, "why it failed", true},
-      {"upload", FieldType::kObject,
-       "while uploading: {size, sha256, received} (resume sending at `received`)", true}};
+  return {{"id", FieldType::kString, "the checkpoint's id", false},
+          {"name", FieldType::kString, "its name; null for autosaves", true},
+          {"cluster_id", FieldType::kString,
+           "the cluster it was saved from (kept after that cluster is deleted); null for uploads",
+           true},
+          {"project_id", FieldType::kString, "the project it belongs to", false},
+          {"owner_id", FieldType::kString, "who made it; null once that user is deleted", true},
+          {"kind", FieldType::kString, "manual, autosave or upload", false},
+          {"state", FieldType::kString, "saving, uploading, ready or failed", false},
+          {"bytes", FieldType::kInteger, "size of the checkpoint file (0 until ready)", false},
+          {"template_sha256", FieldType::kString,
+           "SHA-256 of the cluster template in canonical JSON; restore needs it equal", true},
+          {"samples_trained", FieldType::kInteger, "samples the saved cluster had trained", false},
+          {"synapses", FieldType::kInteger, "synapses of the saved cluster", false},
+          {"created_at", FieldType::kString, "when it was created (ISO-8601 UTC)", false},
+          {"error", FieldType::kString, "why it failed", true},
+          {"upload", FieldType::kObject,
+           "while uploading: {size, sha256, received} (resume sending at `received`)", true}};
 }
 
 void addCheckpointEndpoints(std::vector<Endpoint>& out, service::CheckpointService& checkpoints) {
@@ -132,15 +131,14 @@ void addCheckpointEndpoints(std::vector<Endpoint>& out, service::CheckpointServi
   list.output = checkpointOutput();
   list.paged = true;
   list.handler = [&checkpoints](Call& call) -> Result<Reply> {
-    Result<store::Page<store::Resource>> page = checkpoints.list(
-        call.principal, optionalString(call.input, "cluster_id"), pageRequestOf(call.input));
-    if (!page.ok()) return page.status();
-    return Reply(pageJson(*page, checkpointJson));
+    return pageReply(checkpoints.list(call.principal, optionalString(call.input, "cluster_id"),
+                                      pageRequestOf(call.input)),
+                     checkpointJson);
   };
   out.push_back(std::move(list));
 
-  Endpoint get =
-      declare("GET", "/api/v1/checkpoints/{id}", "checkpoints.get", "Read a checkpoint", kInProject);
+  Endpoint get = declare("GET", "/api/v1/checkpoints/{id}", "checkpoints.get", "Read a checkpoint",
+                         kInProject);
   get.input = {checkpointId()};
   get.output = checkpointOutput();
   get.handler = [&checkpoints](Call& call) -> Result<Reply> {
@@ -158,11 +156,7 @@ void addCheckpointEndpoints(std::vector<Endpoint>& out, service::CheckpointServi
     Result<service::CheckpointDownload> file =
         checkpoints.download(call.principal, text(call, "id"));
     if (!file.ok()) return file.status();
-    Reply reply;
-    reply.content_type = "application/octet-stream";
-    reply.file = file->file;
-    reply.filename = file->filename;
-    return reply;
+    return fileReply(file->file, "application/octet-stream", file->filename);
   };
   out.push_back(std::move(download));
 
@@ -182,9 +176,9 @@ void addCheckpointEndpoints(std::vector<Endpoint>& out, service::CheckpointServi
                       .describe("SHA-256 of the whole file, hex")};
   upload.output = checkpointOutput();
   upload.handler = [&checkpoints](Call& call) -> Result<Reply> {
-    Result<store::Resource> row = checkpoints.beginUpload(
-        call.principal, text(call, "name"), call.input.at("size").get<uint64_t>(),
-        text(call, "sha256"));
+    Result<store::Resource> row =
+        checkpoints.beginUpload(call.principal, text(call, "name"),
+                                call.input.at("size").get<uint64_t>(), text(call, "sha256"));
     if (row.ok()) call.audit_target = row->id;
     return checkpointReply(checkpoints, row);
   };

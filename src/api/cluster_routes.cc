@@ -125,10 +125,7 @@ void addClusterEndpoints(std::vector<Endpoint>& out, service::ClusterService& cl
   list.output = clusterOutput();
   list.paged = true;
   list.handler = [&clusters](Call& call) -> Result<Reply> {
-    Result<store::Page<service::ClusterView>> page =
-        clusters.list(call.principal, pageRequestOf(call.input));
-    if (!page.ok()) return page.status();
-    return Reply(pageJson(*page, clusterJson));
+    return pageReply(clusters.list(call.principal, pageRequestOf(call.input)), clusterJson);
   };
   out.push_back(std::move(list));
 
@@ -170,9 +167,9 @@ void addClusterEndpoints(std::vector<Endpoint>& out, service::ClusterService& cl
       "`text` is the template as it was sent; `json` the same template in the JSON encoding "
       "with every setting.";
   tmpl.input = {clusterId()};
-  tmpl.output = {{"text", FieldType::kString, "the template as sent at create", false},
-                 {"json", FieldType::kObject, "the template as JSON, every setting included",
-                  false}};
+  tmpl.output = {
+      {"text", FieldType::kString, "the template as sent at create", false},
+      {"json", FieldType::kObject, "the template as JSON, every setting included", false}};
   tmpl.handler = [&clusters](Call& call) -> Result<Reply> {
     Result<service::ClusterTemplate> found = clusters.templateOf(call.principal, text(call, "id"));
     if (!found.ok()) return found.status();

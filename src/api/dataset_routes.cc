@@ -185,10 +185,7 @@ void addLifecycle(std::vector<Endpoint>& out, service::DatasetService& datasets)
   list.output = datasetOutput();
   list.paged = true;
   list.handler = [&datasets](Call& call) -> Result<Reply> {
-    Result<store::Page<service::Dataset>> page =
-        datasets.list(call.principal, pageRequestOf(call.input));
-    if (!page.ok()) return page.status();
-    return Reply(pageJson(*page, datasetJson));
+    return pageReply(datasets.list(call.principal, pageRequestOf(call.input)), datasetJson);
   };
   out.push_back(std::move(list));
 
@@ -223,11 +220,7 @@ void addLifecycle(std::vector<Endpoint>& out, service::DatasetService& datasets)
     }
     Result<service::DatasetDownload> file = datasets.download(call.principal, id, *part);
     if (!file.ok()) return file.status();
-    Reply reply;
-    reply.content_type = file->content_type;
-    reply.file = file->file;
-    reply.filename = file->filename;
-    return reply;
+    return fileReply(file->file, file->content_type, file->filename);
   };
   out.push_back(std::move(download));
 
@@ -242,16 +235,13 @@ void addLifecycle(std::vector<Endpoint>& out, service::DatasetService& datasets)
   };
   out.push_back(std::move(remove));
 
-  Endpoint upload = declare("GET", std::string(kDatasetUploadPath), "datasets.upload",
-                            "WebSocket: upload parts as binary frames", kInProject);
-  upload.description =
-      "Connect with a WebSocket upgrade. Text {\"part\", \"offset\"} selects a part at its "
-      "`received`; each binary frame is appended there; every frame gets one reply {\"part\", "
-      "\"size\", \"received\"} or {\"error\": problem}. A plain GET gets 400.";
+  Endpoint upload = declareWebSocket(
+      std::string(kDatasetUploadPath), "datasets.upload",
+      "WebSocket: upload parts as binary frames", kInProject,
+      "Text {\"part\", \"offset\"} selects a part at its `received`; each binary frame is "
+      "appended there; every frame gets one reply {\"part\", \"size\", \"received\"} or "
+      "{\"error\": problem}.");
   upload.input = {idInPath()};
-  upload.handler = [](Call&) -> Result<Reply> {
-    return Status::Invalid("this endpoint is a WebSocket: connect with an upgrade request");
-  };
   out.push_back(std::move(upload));
 }
 

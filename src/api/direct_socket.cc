@@ -55,19 +55,15 @@ class DirectSocket final : public WebSocketHandler {
 }  // namespace
 
 void addDirectEndpoints(std::vector<Endpoint>& out) {
-  Endpoint direct = declare("GET", std::string(kDirectPath), "clusters.direct",
-                            "WebSocket: request and train frames on one cluster",
-                            {PolicyRole::kMember, PolicyRole::kProjectAdmin, PolicyRole::kAdmin});
-  direct.description =
-      "Connect with a WebSocket upgrade. Each text frame {\"id\", \"op\": \"request\"|\"train\", "
-      "\"inputs\", \"expected\"} gets one JSON reply, each binary frame one binary reply, in "
-      "order; errors are answered in the frame's encoding and keep the connection. The cluster "
-      "must be visible to the caller (404 otherwise, before the handshake). A plain GET gets "
-      "400. Frames byte by byte: docs/api.md, Direct IO.";
+  Endpoint direct = declareWebSocket(
+      std::string(kDirectPath), "clusters.direct",
+      "WebSocket: request and train frames on one cluster",
+      {PolicyRole::kMember, PolicyRole::kProjectAdmin, PolicyRole::kAdmin},
+      "Each text frame {\"id\", \"op\": \"request\"|\"train\", \"inputs\", \"expected\"} gets "
+      "one JSON reply, each binary frame one binary reply, in order; errors are answered in the "
+      "frame's encoding and keep the connection. The cluster must be visible to the caller (404 "
+      "otherwise, before the handshake). Frames byte by byte: docs/api.md, Direct IO.");
   direct.input = {Field::string("id").inPath().pattern(kUuidPattern).describe("the cluster's id")};
-  direct.handler = [](Call&) -> Result<Reply> {
-    return Status::Invalid("this endpoint is a WebSocket: connect with an upgrade request");
-  };
   out.push_back(std::move(direct));
 }
 

@@ -603,4 +603,24 @@ Endpoint declare(std::string method, std::string path, std::string operation_id,
   return endpoint;
 }
 
+Endpoint declareWebSocket(std::string path, std::string operation_id, std::string summary,
+                          std::vector<service::PolicyRole> roles, std::string_view description) {
+  Endpoint endpoint = declare("GET", std::move(path), std::move(operation_id), std::move(summary),
+                              std::move(roles));
+  endpoint.description =
+      "Connect with a WebSocket upgrade. " + std::string(description) + " A plain GET gets 400.";
+  endpoint.handler = [](Call&) -> Result<Reply> {
+    return Status::Invalid("this endpoint is a WebSocket: connect with an upgrade request");
+  };
+  return endpoint;
+}
+
+Reply fileReply(std::filesystem::path file, std::string content_type, std::string filename) {
+  Reply reply;
+  reply.file = std::move(file);
+  reply.content_type = std::move(content_type);
+  reply.filename = std::move(filename);
+  return reply;
+}
+
 }  // namespace tendril::api

@@ -208,6 +208,14 @@ struct Endpoint {
 Endpoint declare(std::string method, std::string path, std::string operation_id,
                  std::string summary, std::vector<service::PolicyRole> roles);
 
+// A WebSocket route: GET `path`, served by a socket handler on upgrade. Its description gets the
+// shared sentence on connecting; a plain (non-upgrade) GET is answered 400.
+Endpoint declareWebSocket(std::string path, std::string operation_id, std::string summary,
+                          std::vector<service::PolicyRole> roles, std::string_view description);
+
+// A file streamed as the reply (a download): its content type and attachment name.
+Reply fileReply(std::filesystem::path file, std::string content_type, std::string filename);
+
 // One problem with one field, reported all together in the 400 problem's `errors` array.
 struct FieldError {
   std::string field;    // the field name ("" for the body as a whole)

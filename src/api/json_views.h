@@ -67,6 +67,13 @@ nlohmann::json pageJson(const store::Page<T>& page, Render render) {
            page.next_cursor.empty() ? nlohmann::json(nullptr) : nlohmann::json(page.next_cursor)}};
 }
 
+// The reply of a paged list call: its page as pageJson(), or the call's error.
+template <typename T, typename Render>
+Result<Reply> pageReply(const Result<store::Page<T>>& page, Render render) {
+  if (!page.ok()) return page.status();
+  return Reply(pageJson(*page, render));
+}
+
 // {"items": [render(item)...]}: an unpaged list (bounded by nature: a user's projects, a
 // project's members or keys).
 template <typename T, typename Render>

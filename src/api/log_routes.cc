@@ -81,10 +81,8 @@ void addLogEndpoints(std::vector<Endpoint>& out, service::AuditLog& audit) {
     TENDRIL_RETURN_IF_ERROR(readCommonFilter(call, &filter));
     filter.action = optionalString(call.input, "action");
     filter.result = optionalString(call.input, "result");
-    Result<store::Page<store::AuditEntry>> page =
-        audit.list(call.principal, std::move(filter), pageRequestOf(call.input));
-    if (!page.ok()) return page.status();
-    return Reply(pageJson(*page, service::auditEntryJson));
+    return pageReply(audit.list(call.principal, std::move(filter), pageRequestOf(call.input)),
+                     service::auditEntryJson);
   };
   out.push_back(std::move(audit_list));
 
@@ -97,10 +95,8 @@ void addLogEndpoints(std::vector<Endpoint>& out, service::AuditLog& audit) {
     store::ErrorFilter filter;
     TENDRIL_RETURN_IF_ERROR(readCommonFilter(call, &filter));
     filter.component = optionalString(call.input, "component");
-    Result<store::Page<store::ErrorEntry>> page =
-        audit.listErrors(call.principal, filter, pageRequestOf(call.input));
-    if (!page.ok()) return page.status();
-    return Reply(pageJson(*page, errorEntryJson));
+    return pageReply(audit.listErrors(call.principal, filter, pageRequestOf(call.input)),
+                     errorEntryJson);
   };
   out.push_back(std::move(error_list));
 }

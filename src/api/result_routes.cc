@@ -15,11 +15,15 @@ const std::vector<PolicyRole> kInProject = {PolicyRole::kMember, PolicyRole::kPr
                                             PolicyRole::kAdmin};
 
 Field idInPath() {
-  return Field::string("id").inPath().pattern(kUuidPattern).describe(
-      "the result's id (its request task's id)");
+  return Field::string("id")
+      .inPath()
+      .pattern(kUuidPattern)
+      .describe("the result's id (its request task's id)");
 }
 
-std::string text(const Call& call, const char* key) { return call.input.at(key).get<std::string>(); }
+std::string text(const Call& call, const char* key) {
+  return call.input.at(key).get<std::string>();
+}
 
 std::vector<OutputField> resultOutput() {
   return {
@@ -42,15 +46,12 @@ void addReads(std::vector<Endpoint>& out, service::ResultService& results) {
   list.output = resultOutput();
   list.paged = true;
   list.handler = [&results](Call& call) -> Result<Reply> {
-    Result<store::Page<service::ResultSummary>> page =
-        results.list(call.principal, pageRequestOf(call.input));
-    if (!page.ok()) return page.status();
-    return Reply(pageJson(*page, service::resultJson));
+    return pageReply(results.list(call.principal, pageRequestOf(call.input)), service::resultJson);
   };
   out.push_back(std::move(list));
 
-  Endpoint get = declare("GET", "/api/v1/results/{id}", "results.get", "Read a result's summary",
-                         kInProject);
+  Endpoint get =
+      declare("GET", "/api/v1/results/{id}", "results.get", "Read a result's summary", kInProject);
   get.input = {idInPath()};
   get.output = resultOutput();
   get.handler = [&results](Call& call) -> Result<Reply> {
@@ -64,8 +65,11 @@ void addReads(std::vector<Endpoint>& out, service::ResultService& results) {
                              "Read a page of a result's output rows", kInProject);
   outputs.input = {
       idInPath(),
-      Field::integer("offset").inQuery().range(0, INT64_MAX).defaultsTo(0).describe(
-          "the first row"),
+      Field::integer("offset")
+          .inQuery()
+          .range(0, INT64_MAX)
+          .defaultsTo(0)
+          .describe("the first row"),
       Field::integer("limit").inQuery().range(1, 1000).defaultsTo(100).describe("rows at most"),
   };
   outputs.output = {
@@ -79,8 +83,8 @@ void addReads(std::vector<Endpoint>& out, service::ResultService& results) {
     if (!page.ok()) return page.status();
     json items = json::array();
     for (size_t i = 0; i < page->rows.size(); ++i) {
-      items.push_back({{"index", page->offset + i},
-                       {"values", service::resultValuesJson(page->rows[i])}});
+      items.push_back(
+          {{"index", page->offset + i}, {"values", service::resultValuesJson(page->rows[i])}});
     }
     return Reply(json{{"items", std::move(items)},
                       {"next_offset", page->next_offset ? json(*page->next_offset) : json()}});
@@ -96,7 +100,9 @@ void addDownloadAndAccuracy(std::vector<Endpoint>& out, service::ResultService& 
       "out_1, ...), then one line per sample. json (application/json): {id, count, outputs: "
       "[{name, width}], items: [[values], ...]}. Values are the shortest decimal text that reads "
       "back as the same 32-bit float.";
-  download.input = {idInPath(), Field::string("format").inQuery().oneOf({"csv", "json"})
+  download.input = {idInPath(), Field::string("format")
+                                    .inQuery()
+                                    .oneOf({"csv", "json"})
                                     .defaultsTo("csv")
                                     .describe("csv or json")};
   download.handler = [&results](Call& call) -> Result<Reply> {
@@ -105,11 +111,8 @@ void addDownloadAndAccuracy(std::vector<Endpoint>& out, service::ResultService& 
     Result<std::filesystem::path> file = results.exportFile(
         call.principal, id, csv ? service::ResultFormat::kCsv : service::ResultFormat::kJson);
     if (!file.ok()) return file.status();
-    Reply reply;
-    reply.content_type = csv ? "text/csv" : "application/json";
-    reply.file = *file;
-    reply.filename = "result-" + id + (csv ? ".csv" : ".json");
-    return reply;
+    return fileReply(*file, csv ? "text/csv" : "application/json",
+                     "result-" + id + (csv ? ".csv" : ".json"));
   };
   out.push_back(std::move(download));
 
@@ -123,7 +126,9 @@ void addDownloadAndAccuracy(std::vector<Endpoint>& out, service::ResultService& 
       "mean_absolute_error, within_0_1 (the fraction of samples whose every output is within 0.1 "
       "of the expected), accuracy (the largest output at the largest expected value's index when "
       "the outputs are wider than 1, else within_0_1)}.";
-  accuracy.input = {idInPath(), Field::string("dataset_id").inQuery().pattern(kUuidPattern)
+  accuracy.input = {idInPath(), Field::string("dataset_id")
+                                    .inQuery()
+                                    .pattern(kUuidPattern)
                                     .describe("a ready dataset to score against")};
   accuracy.output = {
       {"count", FieldType::kInteger, "samples scored"},

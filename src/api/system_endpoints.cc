@@ -84,16 +84,12 @@ void addSystemEndpoints(std::vector<Endpoint>& out, service::PolicyHolder& polic
   };
   out.push_back(std::move(host));
 
-  Endpoint events = declare(
-      "GET", std::string(kEventsPath), "events.stream",
+  Endpoint events = declareWebSocket(
+      std::string(kEventsPath), "events.stream",
       "WebSocket: live events the caller may see (audit entries)",
-      {PolicyRole::kUser, PolicyRole::kMember, PolicyRole::kProjectAdmin, PolicyRole::kAdmin});
-  events.description =
-      "Connect with a WebSocket upgrade. Each event is one text frame {\"type\", \"entry\"}; "
-      "send {\"type\": \"ping\"} for a pong. A plain GET gets 400.";
-  events.handler = [](Call&) -> Result<Reply> {
-    return Status::Invalid("this endpoint is a WebSocket: connect with an upgrade request");
-  };
+      {PolicyRole::kUser, PolicyRole::kMember, PolicyRole::kProjectAdmin, PolicyRole::kAdmin},
+      "Each event is one text frame {\"type\", \"entry\"}; send {\"type\": \"ping\"} for a "
+      "pong.");
   out.push_back(std::move(events));
 }
 

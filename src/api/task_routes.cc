@@ -23,7 +23,9 @@ Field idInPath() {
   return Field::string("id").inPath().pattern(kUuidPattern).describe("the task's id");
 }
 
-std::string text(const Call& call, const char* key) { return call.input.at(key).get<std::string>(); }
+std::string text(const Call& call, const char* key) {
+  return call.input.at(key).get<std::string>();
+}
 
 Result<Reply> taskReply(const Result<store::Resource>& row) {
   if (!row.ok()) return row.status();
@@ -76,8 +78,10 @@ void addCreate(std::vector<Endpoint>& out, service::TaskService& tasks) {
       Field::integer("epochs").range(1, 1000).defaultsTo(1).describe("train: passes"),
       Field::boolean("shuffle").defaultsTo(true).describe("train: a new seeded order per epoch"),
       Field::integer("seed").range(0, INT64_MAX).defaultsTo(0).describe("the shuffle's seed"),
-      Field::string("mode").oneOf({"window", "row"}).defaultsTo("window").describe(
-          "CSV datasets: sliding window or one row per sample"),
+      Field::string("mode")
+          .oneOf({"window", "row"})
+          .defaultsTo("window")
+          .describe("CSV datasets: sliding window or one row per sample"),
       Field::object("mapping").describe("CSV datasets: port name -> [column names]"),
       Field::string("name")
           .length(kMinNameLength, kMaxNameLength)
@@ -116,25 +120,23 @@ void addReads(std::vector<Endpoint>& out, service::TaskService& tasks) {
   list.input = pagingFields();
   list.input.push_back(
       Field::string("cluster_id").inQuery().pattern(kUuidPattern).describe("only this cluster's"));
-  list.input.push_back(Field::string("state")
-                           .inQuery()
-                           .oneOf({"queued", "running", "finished", "failed", "cancelled",
-                                   "interrupted"})
-                           .describe("only tasks in this state"));
+  list.input.push_back(
+      Field::string("state")
+          .inQuery()
+          .oneOf({"queued", "running", "finished", "failed", "cancelled", "interrupted"})
+          .describe("only tasks in this state"));
   list.output = taskOutput();
   list.paged = true;
   list.handler = [&tasks](Call& call) -> Result<Reply> {
     service::TaskListFilter filter{optionalString(call.input, "cluster_id").value_or(""),
                                    optionalString(call.input, "state").value_or("")};
-    Result<store::Page<store::Resource>> page =
-        tasks.list(call.principal, filter, pageRequestOf(call.input));
-    if (!page.ok()) return page.status();
-    return Reply(pageJson(*page, service::taskJson));
+    return pageReply(tasks.list(call.principal, filter, pageRequestOf(call.input)),
+                     service::taskJson);
   };
   out.push_back(std::move(list));
 
-  Endpoint get = declare("GET", "/api/v1/tasks/{id}", "tasks.get", "Read a task and its progress",
-                         kInProject);
+  Endpoint get =
+      declare("GET", "/api/v1/tasks/{id}", "tasks.get", "Read a task and its progress", kInProject);
   get.input = {idInPath()};
   get.output = taskOutput();
   get.handler = [&tasks](Call& call) -> Result<Reply> {
@@ -142,22 +144,18 @@ void addReads(std::vector<Endpoint>& out, service::TaskService& tasks) {
   };
   out.push_back(std::move(get));
 
-  Endpoint events = declare("GET", std::string(kTaskEventsPath), "tasks.events",
-                            "WebSocket: the task's progress as it happens", kInProject);
-  events.description =
-      "Connect with a WebSocket upgrade. Each message is the task (as GET /tasks/{id}): once on "
-      "connect, on every change (progress at most every 200 ms) and a final one when it ends; "
-      "then the server closes with 1000. A plain GET gets 400.";
+  Endpoint events = declareWebSocket(
+      std::string(kTaskEventsPath), "tasks.events", "WebSocket: the task's progress as it happens",
+      kInProject,
+      "Each message is the task (as GET /tasks/{id}): once on connect, on every change (progress "
+      "at most every 200 ms) and a final one when it ends; then the server closes with 1000.");
   events.input = {idInPath()};
-  events.handler = [](Call&) -> Result<Reply> {
-    return Status::Invalid("this endpoint is a WebSocket: connect with an upgrade request");
-  };
   out.push_back(std::move(events));
 }
 
 void addChanges(std::vector<Endpoint>& out, service::TaskService& tasks) {
-  Endpoint cancel = declare("POST", "/api/v1/tasks/{id}/cancel", "tasks.cancel", "Cancel a task",
-                            kInProject);
+  Endpoint cancel =
+      declare("POST", "/api/v1/tasks/{id}/cancel", "tasks.cancel", "Cancel a task", kInProject);
   cancel.description =
       "A queued task is cancelled at once; a running one stops at the end of its current cycle "
       "(the reply waits for it, up to two seconds, and then may still say running with "

@@ -45,9 +45,7 @@ Result<TableSampler> TableSampler::create(const Table& table, std::span<const en
                            std::to_string(table.columns.size()));
   }
   if (table.rows == 0) return Status::Invalid("table has no rows");
-  if (inputs.empty() || outputs.empty()) {
-    return Status::Invalid("samples need at least one input and one output port");
-  }
+  if (inputs.empty()) return Status::Invalid("samples need at least one input port");
   for (const auto& [name, columns] : mapping) {
     if (!namesPort(name, inputs, outputs)) {
       return Status::Invalid("column mapping names '" + name + "', which is no port");

@@ -46,7 +46,9 @@ class TableSampler {
  public:
   // Binds the ports to the table's columns. The ports must be laid out as Cluster::inputs() and
   // Cluster::outputs() return them: non-zero widths, each offset the sum of the widths before
-  // it. The sampler copies the columns it reads, so `table` need not outlive it.
+  // it. The sampler copies the columns it reads, so `table` need not outlive it. `outputs` may
+  // be empty: an inputs-only sampler (for requests on a table without the expected columns),
+  // whose outputWidth() is 0.
   // Errors: InvalidArgument for a missing column, a mapping entry naming no port, a column list
   // of the wrong length, a malformed port layout, or (sliding window) a table shorter than the
   // widest port.

@@ -147,6 +147,26 @@ TEST(TableSamplesTest, RowModeReadsOneRowPerSample) {
   EXPECT_EQ(s.inputs, (std::vector<float>{205, 5, 205}));
 }
 
+TEST(TableSamplesTest, InputsOnlySamplerServesRequests) {
+  // A table without the output columns still gives inputs; nothing is expected of it.
+  Table table;
+  table.columns = {"x"};
+  table.rows = 4;
+  table.values = {1, 2, 3, 4};
+  std::vector<Port> in = ports({{"x", 2}});
+  ASSERT_OK_AND_ASSIGN(TableSampler window,
+                       TableSampler::create(table, in, {}, SampleMode::kSlidingWindow));
+  EXPECT_EQ(window.count(), 3u);
+  EXPECT_EQ(window.outputWidth(), 0u);
+  Sample s = take(window, 2);
+  EXPECT_EQ(s.inputs, (std::vector<float>{3, 4}));
+  EXPECT_TRUE(s.expected.empty());
+  ASSERT_OK_AND_ASSIGN(TableSampler row, TableSampler::create(table, ports({{"x", 1}}), {},
+                                                              SampleMode::kRow));
+  EXPECT_EQ(row.count(), 4u);
+  EXPECT_EQ(take(row, 3).inputs, (std::vector<float>{4}));
+}
+
 TEST(TableSamplesTest, RowModeErrors) {
   Table table = counting(3);
   std::vector<Port> in = ports({{"features", 3}});
@@ -171,7 +191,7 @@ TEST(TableSamplesTest, PortLayoutIsChecked) {
   EXPECT_TRUE(failsWith(TableSampler::create(table, empty_port, out, SampleMode::kRow).status(),
                         Code::kInvalidArgument, "input port 'x' has width 0"));
   EXPECT_TRUE(failsWith(TableSampler::create(table, {}, out, SampleMode::kRow).status(),
-                        Code::kInvalidArgument, "at least one input and one output port"));
+                        Code::kInvalidArgument, "at least one input port"));
   Table broken = counting(3);
   broken.values.pop_back();
   std::vector<Port> in = ports({{"x", 1}});

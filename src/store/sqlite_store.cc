@@ -27,6 +27,17 @@ Result<Role> parseRole(std::string_view text) {
 
 namespace {
 
+// The conflict of an insert that hit a unique key: the name, unless SQLite says the primary key
+// (the id) was taken. Only the key that collided is named, so a caller never reads of a freshly
+// generated id that exists nowhere.
+Status takenKey(const Status& inserted, std::string_view what, const std::string& id,
+                const std::string& name) {
+  if (inserted.message().find(".name") == std::string::npos) {
+    return Status(Code::kAlreadyExists, std::string(what) + " with id '" + id + "' already exists");
+  }
+  return Status(Code::kAlreadyExists, std::string(what) + " named '" + name + "' already exists");
+}
+
 // The schema's CHECK keeps stored roles valid; a foreign value reads as the weaker role.
 Role readRole(const Statement& row, int column) {
   Result<Role> role = parseRole(row.columnText(column));
@@ -166,8 +177,7 @@ Status SqliteStore::createUser(const User& user) {
   insert->bindBool(user.is_admin).bindInt(user.created_ms).bindInt(user.updated_ms);
   Status inserted = insert->run();
   if (inserted.code() == Code::kAlreadyExists) {
-    return Status(Code::kAlreadyExists,
-                  "a user with id '" + user.id + "' or name '" + user.name + "' already exists");
+    return takenKey(inserted, "a user", user.id, user.name);
   }
   return inserted;
 }
@@ -261,8 +271,7 @@ Status SqliteStore::createProject(const Project& project) {
   insert->bindText(project.id).bindText(project.name).bindTextOrNull(project.created_by);
   Status inserted = insert->bindInt(project.created_ms).run();
   if (inserted.code() == Code::kAlreadyExists) {
-    return Status(Code::kAlreadyExists, "a project with id '" + project.id + "' or name '" +
-                                            project.name + "' already exists");
+    return takenKey(inserted, "a project", project.id, project.name);
   }
   if (inserted.code() == Code::kFailedPrecondition) {
     return Status::Precondition("project creator " + quoted("user", project.created_by) +

@@ -119,3 +119,20 @@ def test_row_mode_needs_columns_for_every_input(server, owner, tables):
                    mapping={"input": ["no_such_column"]})
     expect_problem(reply, 400, "invalid-argument")
     assert owner.list(f"/tasks?cluster_id={cluster['id']}") == []
+
+
+def test_request_on_a_table_without_the_output_column(server, owner, tables):
+    """A request needs inputs only: a table lacking the output column still runs (docs/api.md),
+    while training on it is refused, and scoring against a table with the column works."""
+    inputs_only = "input\n" + "".join(f"{value}\n" for value, _ in STAIRCASE_TEST for _ in range(100))
+    dataset = upload_dataset(owner, {"table": inputs_only.encode()}, "csv")
+    assert dataset["columns"] == ["input"], dataset
+    cluster = create_cluster(owner, "csv-staircase")
+    reply = submit(owner, type="train", cluster_id=cluster["id"], dataset_id=dataset["id"])
+    expect_problem(reply, 400, "invalid-argument")
+    task = run_task(owner, type="request", cluster_id=cluster["id"], dataset_id=dataset["id"])
+    count = 600 - WINDOW + 1
+    assert task["state"] == "finished" and task["samples_done"] == count, task
+    assert len(all_outputs(owner, task["id"])) == count
+    score = accuracy(owner, task["id"], tables["test"]["id"])
+    assert score["count"] == count, score

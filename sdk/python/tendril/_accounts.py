@@ -244,6 +244,11 @@ class System(Group):
         """`{"name": "tendril", "version": ...}`."""
         return self._t.call_json("GET", "/version")
 
+    def host(self) -> Dict[str, Any]:
+        """`GET /system/host`: load averages, CPUs, frequency, temperature, power, memory and
+        uptime of the machine; a figure the host does not offer is None."""
+        return self._t.call_json("GET", "/system/host")
+
     def metrics_text(self) -> str:
         """`GET /metrics`: the Prometheus text."""
         return self._t.request("GET", "/metrics", api=False).body.decode()

@@ -56,18 +56,23 @@ def send_chunks(put: Callable[[int, bytes], Dict[str, Any]], where: Callable[[],
             offset = resume_at
 
 
+def _text(template: Union[str, Path, Mapping[str, Any]]) -> str:
+    """A template as the API takes it: Hanami text, read from a path, or a dict as JSON."""
+    if isinstance(template, Path):
+        return template.read_text()
+    if isinstance(template, Mapping):
+        return json.dumps(template)
+    return template
+
+
 class Clusters(Group):
     """`/clusters`: growing networks built from templates (docs/templates.md)."""
 
     def create(self, name: str, template: Union[str, Path, Mapping[str, Any]]) -> Cluster:
         """Creates a cluster from a template: Hanami text, a path to a template file, or the
         JSON form as a dict."""
-        if isinstance(template, Path):
-            template = template.read_text()
-        elif isinstance(template, Mapping):
-            template = json.dumps(template)
         return self._t.call_json("POST", "/clusters", json_body={"name": name,
-                                                                 "template": template},
+                                                                 "template": _text(template)},
                                  idempotency_key=True)
 
     def get(self, cluster_id: str) -> Cluster:
@@ -90,6 +95,12 @@ class Clusters(Group):
     def delete(self, cluster_id: str) -> None:
         """Deletes it after cancelling its tasks (saved checkpoints stay)."""
         self._t.call_json("DELETE", f"/clusters/{seg(cluster_id)}")
+
+    def check_template(self, template: Union[str, Path, Mapping[str, Any]]) -> Dict[str, Any]:
+        """`POST /templates/check`: parses a template without creating anything; returns
+        `{"inputs", "outputs", "bricks", "neurons", "json"}`, or raises InvalidInput naming the
+        line or JSON path."""
+        return self._t.call_json("POST", "/templates/check", json_body={"template": _text(template)})
 
     def template(self, cluster_id: str) -> Template:
         """The template as sent (`text`) and as JSON with every setting (`json`)."""

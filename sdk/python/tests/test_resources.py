@@ -57,3 +57,20 @@ def test_filters_and_output_pages(server):
     saved = owner.checkpoints.save(cluster["id"], "rows-save", timeout=30)
     assert [c["id"] for c in owner.checkpoints.list(cluster_id=cluster["id"])["items"]] == \
         [saved["id"]]
+
+
+def test_template_check_and_host(server, admin):
+    """A template is checked without creating a cluster; a broken one raises InvalidInput that
+    names the line. The host figures come back with None for what the machine lacks."""
+    clusters_before = [c["id"] for c in admin.clusters.iter()]
+    checked = admin.clusters.check_template(TINY_TEMPLATE)
+    assert checked["inputs"] == [{"name": "in", "width": 4}], checked
+    assert checked["outputs"] == [{"name": "out", "width": 3}], checked
+    assert admin.clusters.check_template(admin.clusters.check_template(TINY_TEMPLATE)["json"])
+    with pytest.raises(tendril.InvalidInput) as error:
+        admin.clusters.check_template("version: 1\nbricks:\n    1,1,1\n        nonsense: x\n")
+    assert "line" in str(error.value), error.value
+    assert [c["id"] for c in admin.clusters.iter()] == clusters_before
+    host = admin.system.host()
+    assert host["cpus"] >= 1 and set(host["load"]) == {"1m", "5m", "15m"}, host
+    assert host["memory_total_bytes"] is None or host["memory_total_bytes"] > 0, host
