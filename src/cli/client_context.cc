@@ -1,9 +1,12 @@
 #include "cli/client_context.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -33,6 +36,21 @@ Result<std::unique_ptr<ClientSession>> ClientSession::open() {
     Status saved = client::saveConfig(saved_path, stored);
     if (!saved.ok()) std::cerr << "tendril: warning: " << saved.message() << "\n";
   };
+  if (!from_environment) {
+    options.lock_session = [saved_path]() -> std::shared_ptr<void> {
+      const std::string lock_path = saved_path.string() + ".lock";
+      const int fd = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+      if (fd < 0) return nullptr;  // no folder to lock in: nothing is shared yet
+      while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+      }
+      return std::shared_ptr<void>(nullptr, [fd](void*) { ::close(fd); });
+    };
+    options.saved_session = [saved_path]() -> std::optional<client::Credentials> {
+      Result<client::Credentials> current = client::loadConfig(saved_path);
+      if (!current.ok()) return std::nullopt;
+      return *current;
+    };
+  }
   auto session = std::unique_ptr<ClientSession>(
       new ClientSession(client::Client(std::move(credentials), std::move(options)), *path));
   session->terminal = ::isatty(STDOUT_FILENO) == 1;

@@ -232,6 +232,16 @@ bool Client::canRefresh(const std::string& target) const {
 }
 
 Status Client::refresh() {
+  const std::shared_ptr<void> lock = options_.lock_session ? options_.lock_session() : nullptr;
+  if (options_.saved_session) {
+    std::optional<Credentials> saved = options_.saved_session();
+    if (saved && !saved->access_token.empty() && !saved->refresh_token.empty() &&
+        saved->refresh_token != credentials_.refresh_token) {
+      credentials_.access_token = saved->access_token;  // another process refreshed it first
+      credentials_.refresh_token = saved->refresh_token;
+      return Status::Ok();
+    }
+  }
   nlohmann::json body = {{"refresh_token", credentials_.refresh_token}};
   Result<Reply> reply =
       sendOnce("POST", "/api/v1/auth/refresh", body.dump(), "application/json", nullptr);

@@ -62,6 +62,13 @@ class WebSocket;
 struct ClientOptions {
   std::chrono::seconds timeout{60};  // per connect, write and read
   std::function<void(const Credentials&)> on_refreshed;
+  // For a session shared with other processes (the CLI's config file): `lock_session` takes an
+  // exclusive lock held until the returned handle is dropped, and `saved_session` reads the pair
+  // stored now. A refresh runs under the lock and first adopts a pair that another process saved
+  // since this one read it, so a rotated refresh token is never presented twice (the server
+  // would take that for a stolen token and end every session of the user).
+  std::function<std::shared_ptr<void>()> lock_session;
+  std::function<std::optional<Credentials>()> saved_session;
 };
 
 class Client {

@@ -11,6 +11,7 @@ import os
 import pty
 import select
 import stat
+import subprocess
 import time
 
 import pytest
@@ -125,6 +126,27 @@ def test_an_expired_access_token_is_refreshed_and_saved(cli):
     assert renewed["access_token"] != "expired.or.forged"
     assert renewed["refresh_token"] != saved["refresh_token"], "refresh tokens rotate"
     assert stat.S_IMODE(os.stat(cli.config).st_mode) == 0o600
+
+
+def test_processes_sharing_an_expired_session_refresh_it_once(cli):
+    """Several commands that find the same expired access token at once: one refreshes under the
+    config file's lock and the others take the pair it saved. Presenting the rotated-away refresh
+    token a second time would make the server end every session of the user."""
+    cli.login()
+    for _ in range(3):
+        saved = cli.saved()
+        saved["access_token"] = "expired.or.forged"
+        cli.config.write_text(json.dumps(saved))
+        os.chmod(cli.config, 0o600)
+        commands = [subprocess.Popen([str(binary_path()), "whoami", "--json"],
+                                     env=cli.environment(), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True) for _ in range(6)]
+        for command in commands:
+            out, err = command.communicate(timeout=60)
+            assert command.returncode == 0, err
+            assert json.loads(out)["user"]["name"] == ADMIN_NAME
+    # The session is still alive: nothing was revoked as a replayed refresh token.
+    assert cli.json("whoami")["user"]["name"] == ADMIN_NAME
 
 
 def test_a_config_file_others_can_read_is_refused(cli):
