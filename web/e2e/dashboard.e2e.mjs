@@ -41,6 +41,15 @@ const context = await chromium.launchPersistentContext(profile, {
   ],
 });
 const page = context.pages()[0] ?? (await context.newPage());
+// Task progress is pushed over /api/v1/tasks/{id}/events: count the sockets and their frames.
+const taskEvents = { sockets: 0, frames: 0 };
+page.on('websocket', (socket) => {
+  if (!/\/api\/v1\/tasks\/[0-9a-f-]{36}\/events$/.test(socket.url())) return;
+  taskEvents.sockets += 1;
+  socket.on('framereceived', () => {
+    taskEvents.frames += 1;
+  });
+});
 const consoleErrors = [];
 page.on('pageerror', (error) => consoleErrors.push(String(error)));
 let step = 'start';
@@ -271,6 +280,10 @@ try {
     log(`round ${round}: progress seen ${seen.join(', ')}; ${outcome}`);
   }
   assert.ok(accuracies[2] > 30, `accuracy ${accuracies[2]} % after three epochs (chance is 10 %)`);
+  // Each task's progress came over its events socket (the cookie authenticated the upgrade).
+  assert.ok(taskEvents.sockets >= 3, `an events socket per running task (saw ${taskEvents.sockets})`);
+  assert.ok(taskEvents.frames >= 3, `progress events arrived (saw ${taskEvents.frames})`);
+  log(`task events: ${taskEvents.sockets} sockets, ${taskEvents.frames} frames`);
   await page.waitForTimeout(800);
   await shot('09-tasks');
 

@@ -1,5 +1,8 @@
 // Tasks: start training or a request over a dataset; live progress, samples/s, ETA and cancel;
-// the accuracy of finished request tasks as a chart over samples trained.
+// the accuracy of finished request tasks as a chart over samples trained. Progress is pushed:
+// every queued or running task is watched over its events WebSocket (the session cookie
+// authenticates the upgrade), and each event redraws the list; polling stays as the fallback
+// when no socket is open.
 import { LineChart } from '../chart';
 import { field, h, replace, table } from '../dom';
 import { formatDuration, formatNumber, formatPercent, formatRate, formatTime } from '../format';
@@ -57,11 +60,27 @@ export async function tasksPage(ctx: Context, root: HTMLElement): Promise<() => 
   root.appendChild(section('Tasks of this project', list, listMessage));
   root.appendChild(section('Accuracy', chart.element));
 
+  // Open event sockets by task id; an entry stays after its socket closes, so a task is watched
+  // once.
+  const sockets = new Map<string, WebSocket>();
+  const watching = () => [...sockets.values()].some((s) => s.readyState === WebSocket.OPEN);
+  const watch = (tasks: Task[]) => {
+    for (const task of tasks) {
+      if (ENDED.has(task.state) || sockets.has(task.id)) continue;
+      const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+      const socket = new WebSocket(`${scheme}://${location.host}/api/v1/tasks/${task.id}/events`);
+      socket.onmessage = () => stop.now();
+      socket.onclose = () => stop.now();
+      sockets.set(task.id, socket);
+    }
+  };
+
   const name = (id: string | null) => clusters.find((c) => c.id === id)?.name ?? id?.slice(0, 8) ?? '—';
   let busyNow = true;
   const render = async () => {
     const tasks = await api.all<Task>('/api/v1/tasks');
     busyNow = tasks.some((t) => !ENDED.has(t.state));
+    watch(tasks);
     // Growth of the clusters being trained, for their synapse charts.
     const recent = (t: Task) =>
       t.state === 'running' || (t.finished_at !== null && Date.now() - Date.parse(t.finished_at) < 10000);
@@ -108,10 +127,11 @@ export async function tasksPage(ctx: Context, root: HTMLElement): Promise<() => 
   };
   const pollMessage = message();
   root.appendChild(pollMessage);
-  // Quick while a task is queued or running, slower when all have ended.
-  const stop = poll(() => (busyNow ? 700 : 3000), pollMessage, render);
+  // Quick while a task is queued or running and no socket pushes its progress; slow otherwise.
+  const stop = poll(() => (busyNow && !watching() ? 700 : 3000), pollMessage, render);
   return () => {
     stop();
+    for (const socket of sockets.values()) socket.close();
     chart.destroy();
   };
 }
