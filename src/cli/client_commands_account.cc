@@ -156,7 +156,7 @@ void addUser(CLI::App& app) {
         }
         return s.callAndShow("PATCH", "/api/v1/users/" + percentEncode(update->id), body);
       });
-  change->add_option("id", update->id, "user id")->required();
+  addIdOption(change, "id", update->id, "/api/v1/users", "user id")->required();
   change->add_option("--name", update->name, "new name");
   change->add_option("--admin", update->admin_value, "true or false")
       ->check(CLI::IsMember({"true", "false"}));
@@ -183,12 +183,10 @@ void addProject(CLI::App& app) {
     return s.showList(*reply, kProjectColumns);
   });
   auto id = std::make_shared<std::string>();
-  addClientCommand(*group, "get", "show a project",
-                   [id](ClientSession& s) {
-                     return s.callAndShow("GET", "/api/v1/projects/" + percentEncode(*id));
-                   })
-      ->add_option("id", *id, "project id")
-      ->required();
+  CLI::App* get_command = addClientCommand(*group, "get", "show a project", [id](ClientSession& s) {
+    return s.callAndShow("GET", "/api/v1/projects/" + percentEncode(*id));
+  });
+  addIdOption(get_command, "id", *id, "/api/v1/projects", "project id")->required();
 
   struct Doomed {
     std::string id;
@@ -203,25 +201,23 @@ void addProject(CLI::App& app) {
         if (!reply.ok()) return reply.status();
         return s.showDone("deleted project " + doomed->id);
       });
-  remove->add_option("id", doomed->id, "project id")->required();
+  addIdOption(remove, "id", doomed->id, "/api/v1/projects", "project id")->required();
   remove->add_flag("--cascade", doomed->cascade, "also its members, keys, clusters and data");
 
   auto use = std::make_shared<std::string>();
-  addClientCommand(*group, "use", "act in another project (a new session, saved)",
-                   [use](ClientSession& s) {
-                     if (s.client().credentials().from_environment) {
-                       return Status::Invalid(
-                           "switching needs a login session (tendril login), not "
-                           "TENDRIL_TOKEN or TENDRIL_API_KEY");
-                     }
-                     Result<client::Reply> reply =
-                         s.client().call("POST", "/api/v1/auth/switch",
-                                         nlohmann::json{{"project_id", *use}}.dump());
-                     if (!reply.ok()) return reply.status();
-                     return keepSession(s, *reply, s.client().credentials().address);
-                   })
-      ->add_option("id", *use, "project id")
-      ->required();
+  CLI::App* use_command = addClientCommand(
+      *group, "use", "act in another project (a new session, saved)", [use](ClientSession& s) {
+        if (s.client().credentials().from_environment) {
+          return Status::Invalid(
+              "switching needs a login session (tendril login), not "
+              "TENDRIL_TOKEN or TENDRIL_API_KEY");
+        }
+        Result<client::Reply> reply = s.client().call("POST", "/api/v1/auth/switch",
+                                                      nlohmann::json{{"project_id", *use}}.dump());
+        if (!reply.ok()) return reply.status();
+        return keepSession(s, *reply, s.client().credentials().address);
+      });
+  addIdOption(use_command, "id", *use, "/api/v1/projects", "project id")->required();
 
   addListOf(*group, "members", "a project's members (ID: the project)", "/api/v1/projects/",
             "/members", kMemberColumns);
@@ -237,8 +233,8 @@ void addProject(CLI::App& app) {
                                  percentEncode(add->user),
                              {{"role", add->role}});
       });
-  add_member->add_option("project", add->project, "project id")->required();
-  add_member->add_option("user", add->user, "user id")->required();
+  addIdOption(add_member, "project", add->project, "/api/v1/projects", "project id")->required();
+  addIdOption(add_member, "user", add->user, "/api/v1/users", "user id")->required();
   add_member->add_option("--role", add->role, "member or project-admin")
       ->check(CLI::IsMember({"member", "project-admin"}));
 
@@ -251,8 +247,9 @@ void addProject(CLI::App& app) {
         if (!reply.ok()) return reply.status();
         return s.showDone("removed " + removed->user + " from " + removed->project);
       });
-  remove_member->add_option("project", removed->project, "project id")->required();
-  remove_member->add_option("user", removed->user, "user id")->required();
+  addIdOption(remove_member, "project", removed->project, "/api/v1/projects", "project id")
+      ->required();
+  addIdOption(remove_member, "user", removed->user, "/api/v1/users", "user id")->required();
 }
 
 void addApiKey(CLI::App& app) {
@@ -277,7 +274,7 @@ void addApiKey(CLI::App& app) {
         }
         return s.showObject(*reply);
       });
-  create->add_option("project", options->project, "project id")->required();
+  addIdOption(create, "project", options->project, "/api/v1/projects", "project id")->required();
   create->add_option("name", options->name, "key name")->required();
   create->add_option("--role", options->role, "member (default) or project-admin");
   create->add_option("--expires-in", options->expires_in, "seconds until it expires");
@@ -293,20 +290,18 @@ void addApiKey(CLI::App& app) {
     if (!reply.ok()) return reply.status();
     return s.showDone("revoked key " + revoke->key);
   });
-  remove->add_option("project", revoke->project, "project id")->required();
+  addIdOption(remove, "project", revoke->project, "/api/v1/projects", "project id")->required();
   remove->add_option("key", revoke->key, "key id")->required();
 }
 
 void addQuota(CLI::App& app) {
   CLI::App* group = addCommandGroup(app, "quota", "a project's limits and usage");
   auto shown = std::make_shared<std::string>();
-  addClientCommand(*group, "get", "show limits and usage",
-                   [shown](ClientSession& s) {
-                     return s.callAndShow("GET",
-                                          "/api/v1/projects/" + percentEncode(*shown) + "/quota");
-                   })
-      ->add_option("project", *shown, "project id")
-      ->required();
+  CLI::App* get_command =
+      addClientCommand(*group, "get", "show limits and usage", [shown](ClientSession& s) {
+        return s.callAndShow("GET", "/api/v1/projects/" + percentEncode(*shown) + "/quota");
+      });
+  addIdOption(get_command, "project", *shown, "/api/v1/projects", "project id")->required();
 
   struct Limits {
     std::string project;
@@ -332,7 +327,7 @@ void addQuota(CLI::App& app) {
         return s.callAndShow("PUT", "/api/v1/projects/" + percentEncode(limits->project) + "/quota",
                              body);
       });
-  set->add_option("project", limits->project, "project id")->required();
+  addIdOption(set, "project", limits->project, "/api/v1/projects", "project id")->required();
   for (size_t i = 0; i < 4; ++i) {
     std::string flag = std::string("--") + kLimits[i];
     for (char& c : flag) c = c == '_' ? '-' : c;

@@ -142,7 +142,7 @@ void addDirectCommand(CLI::App& app) {
   auto options = std::make_shared<DirectOptions>();
   CLI::App* direct = addClientCommand(app, "direct", "one sample through a cluster, right now",
                                       [options](auto& s) { return runDirect(s, *options); });
-  direct->add_option("cluster", options->cluster, "cluster id")->required();
+  addIdOption(direct, "cluster", options->cluster, "/api/v1/clusters", "cluster id")->required();
   direct
       ->add_option("-i,--input", options->inputs,
                    "PORT=VALUES or PORT=FILE (numbers split by commas, spaces, lines); "

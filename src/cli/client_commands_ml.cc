@@ -167,8 +167,9 @@ void addRestore(CLI::App& group, const std::string& description) {
   CLI::App* restore = addClientCommand(group, "restore", description, [options](auto& s) {
     return restoreCluster(s, options->cluster, options->checkpoint, options->wait);
   });
-  restore->add_option("cluster", options->cluster, "cluster id")->required();
-  restore->add_option("checkpoint", options->checkpoint, "checkpoint id")->required();
+  addIdOption(restore, "cluster", options->cluster, "/api/v1/clusters", "cluster id")->required();
+  addIdOption(restore, "checkpoint", options->checkpoint, "/api/v1/checkpoints", "checkpoint id")
+      ->required();
   restore->add_flag("--wait", options->wait, "follow the restore task to its end");
 }
 
@@ -193,24 +194,23 @@ void addCluster(CLI::App& app) {
   addListGetDelete(*group, {"cluster", "/api/v1/clusters", kClusterColumns, kClusterFields, {}});
 
   auto shown = std::make_shared<std::string>();
-  addClientCommand(*group, "template", "print the cluster's template",
-                   [shown](auto& s) {
-                     Result<client::Reply> reply = s.client().call(
-                         "GET", "/api/v1/clusters/" + percentEncode(*shown) + "/template");
-                     if (!reply.ok()) return reply.status();
-                     if (s.json) return s.showObject(*reply);
-                     std::cout << json::parse(reply->body).value("text", "");
-                     return Status::Ok();
-                   })
-      ->add_option("id", *shown, "cluster id")
-      ->required();
+  CLI::App* template_command =
+      addClientCommand(*group, "template", "print the cluster's template", [shown](auto& s) {
+        Result<client::Reply> reply =
+            s.client().call("GET", "/api/v1/clusters/" + percentEncode(*shown) + "/template");
+        if (!reply.ok()) return reply.status();
+        if (s.json) return s.showObject(*reply);
+        std::cout << json::parse(reply->body).value("text", "");
+        return Status::Ok();
+      });
+  addIdOption(template_command, "id", *shown, "/api/v1/clusters", "cluster id")->required();
 
   auto renamed = std::make_shared<Options>();
   CLI::App* rename = addClientCommand(*group, "rename", "rename a cluster", [renamed](auto& s) {
     return s.callAndShow("PATCH", "/api/v1/clusters/" + percentEncode(renamed->id),
                          {{"name", renamed->name}}, kClusterFields);
   });
-  rename->add_option("id", renamed->id, "cluster id")->required();
+  addIdOption(rename, "id", renamed->id, "/api/v1/clusters", "cluster id")->required();
   rename->add_option("name", renamed->name, "new name")->required();
   addRestore(*group, "restore a checkpoint into the cluster (a restore task)");
 }
@@ -363,8 +363,8 @@ void addSubmit(CLI::App& group, const std::string& type, const std::string& desc
   options->type = type;
   CLI::App* submit = addClientCommand(group, type, description,
                                       [options](auto& s) { return submitTask(s, *options); });
-  submit->add_option("cluster", options->cluster, "cluster id")->required();
-  submit->add_option("dataset", options->dataset, "dataset id")->required();
+  addIdOption(submit, "cluster", options->cluster, "/api/v1/clusters", "cluster id")->required();
+  addIdOption(submit, "dataset", options->dataset, "/api/v1/datasets", "dataset id")->required();
   submit->add_option("--name", options->name, "task name");
   submit->add_option("--mode", options->mode, "CSV: window (default) or row");
   submit->add_option("--map", options->mapping, "CSV: PORT=COLUMN[,COLUMN...] (repeatable)");
@@ -455,7 +455,7 @@ void addCheckpoint(CLI::App& app) {
         }
         return s.callAndShow("GET", "/api/v1/checkpoints/" + percentEncode(id));
       });
-  save_command->add_option("cluster", save->cluster, "cluster id")->required();
+  addIdOption(save_command, "cluster", save->cluster, "/api/v1/clusters", "cluster id")->required();
   save_command->add_option("-n,--name", save->name, "checkpoint name")->required();
   save_command->add_flag("--wait", save->wait, "wait until the checkpoint is ready");
   addRestore(*group, "restore a checkpoint into a cluster (a restore task)");

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <regex>
 #include <sstream>
 
 #include "cli/commands.h"
@@ -133,19 +135,81 @@ CLI::App* addCommandGroup(CLI::App& parent, const std::string& name,
   return group;
 }
 
+namespace {
+
+// Per command, what to do once its session is open and before its action: the name lookups
+// of its id options (addIdOption). CLI11 builds the command tree once per process, on one
+// thread.
+std::map<const CLI::App*, std::vector<ClientAction>>& beforeActions() {
+  static std::map<const CLI::App*, std::vector<ClientAction>> actions;
+  return actions;
+}
+
+bool isUuid(std::string_view text) {
+  static const std::regex uuid("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$");
+  return std::regex_match(text.begin(), text.end(), uuid);
+}
+
+// The id of the one item named `name` in `collection`, following every page.
+Result<std::string> idOfName(ClientSession& s, const std::string& collection,
+                             const std::string& noun, const std::string& name) {
+  std::vector<std::string> found;
+  std::string cursor;
+  do {
+    Result<client::Reply> reply =
+        s.client().call("GET", withQuery(collection, {{"limit", "1000"}, {"cursor", cursor}}));
+    if (!reply.ok()) return reply.status();
+    const nlohmann::json page = nlohmann::json::parse(reply->body, nullptr, false);
+    if (!page.is_object() || !page.contains("items")) {
+      return Status::Internal("the list of " + collection + " is not a page");
+    }
+    for (const nlohmann::json& item : page["items"]) {
+      if (item.value("name", nlohmann::json(nullptr)) == nlohmann::json(name))
+        found.push_back(item.value("id", ""));
+    }
+    const nlohmann::json next = page.value("next_cursor", nlohmann::json(nullptr));
+    cursor = next.is_string() ? next.get<std::string>() : "";
+  } while (!cursor.empty());
+  if (found.empty()) return Status::NotFound("no " + noun + " named '" + name + "' found");
+  if (found.size() > 1) {
+    return Status::Invalid(std::to_string(found.size()) + " " + noun + "s are named '" + name +
+                           "': give the id");
+  }
+  return found.front();
+}
+
+}  // namespace
+
+CLI::Option* addIdOption(CLI::App* command, const std::string& name, std::string& value,
+                         const std::string& collection, const std::string& description) {
+  const std::string noun = description.substr(0, description.find(' '));
+  beforeActions()[command].push_back([&value, collection, noun](ClientSession& s) -> Status {
+    if (value.empty() || isUuid(value)) return Status::Ok();
+    Result<std::string> id = idOfName(s, collection, noun, value);
+    if (!id.ok()) return id.status();
+    value = *id;
+    return Status::Ok();
+  });
+  return command->add_option(name, value, description + " (or its name)");
+}
+
 CLI::App* addClientCommand(CLI::App& parent, const std::string& name,
                            const std::string& description, ClientAction action) {
   CLI::App* command = parent.add_subcommand(name, description);
   auto flags = std::make_shared<std::pair<bool, bool>>(false, false);
   command->add_flag("--json", flags->first, "print the server's JSON reply exactly");
   command->add_flag("-q,--quiet", flags->second, "print only ids");
-  command->callback([flags, action = std::move(action)] {
+  command->callback([command, flags, action = std::move(action)] {
     Result<std::unique_ptr<ClientSession>> session = ClientSession::open();
     Status status = session.status();
     if (session.ok()) {
       (*session)->json = flags->first;
       (*session)->quiet = flags->second;
-      status = action(**session);
+      for (const ClientAction& before : beforeActions()[command]) {
+        status = before(**session);
+        if (!status.ok()) break;
+      }
+      if (status.ok()) status = action(**session);
     }
     exitCode() = exitCodeFor(status);
     if (status.ok()) return;
@@ -222,24 +286,22 @@ void addListGetDelete(CLI::App& group, const ResourceCommands& resource) {
                  resource.filters);
 
   auto id = std::make_shared<std::string>();
-  addClientCommand(group, "get", "show one " + resource.noun,
-                   [resource, id](auto& s) {
-                     return s.callAndShow("GET", resource.path + "/" + percentEncode(*id), nullptr,
-                                          resource.fields);
-                   })
-      ->add_option("id", *id, resource.noun + " id")
-      ->required();
+  CLI::App* get_command =
+      addClientCommand(group, "get", "show one " + resource.noun, [resource, id](auto& s) {
+        return s.callAndShow("GET", resource.path + "/" + percentEncode(*id), nullptr,
+                             resource.fields);
+      });
+  addIdOption(get_command, "id", *id, resource.path, resource.noun + " id")->required();
 
   auto doomed = std::make_shared<std::string>();
-  addClientCommand(group, "delete", "delete a " + resource.noun,
-                   [resource, doomed](auto& s) {
-                     Result<client::Reply> reply =
-                         s.client().call("DELETE", resource.path + "/" + percentEncode(*doomed));
-                     if (!reply.ok()) return reply.status();
-                     return s.showDone("deleted " + resource.noun + " " + *doomed);
-                   })
-      ->add_option("id", *doomed, resource.noun + " id")
-      ->required();
+  CLI::App* delete_command =
+      addClientCommand(group, "delete", "delete a " + resource.noun, [resource, doomed](auto& s) {
+        Result<client::Reply> reply =
+            s.client().call("DELETE", resource.path + "/" + percentEncode(*doomed));
+        if (!reply.ok()) return reply.status();
+        return s.showDone("deleted " + resource.noun + " " + *doomed);
+      });
+  addIdOption(delete_command, "id", *doomed, resource.path, resource.noun + " id")->required();
 }
 
 void addListOf(CLI::App& group, const std::string& name, const std::string& description,

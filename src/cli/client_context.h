@@ -59,6 +59,14 @@ using ClientAction = std::function<Status(ClientSession&)>;
 CLI::App* addClientCommand(CLI::App& parent, const std::string& name,
                            const std::string& description, ClientAction action);
 
+// Adds the positional or `--` option `name` to `command` for the id of a resource in the
+// collection `collection` ("/api/v1/clusters"). The value may also be the resource's name: when
+// it is not an id, the command looks the name up in the collection (the items the caller may
+// see) before it runs, and fails with NotFound when no item has that name, or InvalidArgument
+// when several do (then the id is needed). `command` must come from addClientCommand().
+CLI::Option* addIdOption(CLI::App* command, const std::string& name, std::string& value,
+                         const std::string& collection, const std::string& description);
+
 // A group such as `tendril cluster` that needs one of its subcommands.
 CLI::App* addCommandGroup(CLI::App& parent, const std::string& name,
                           const std::string& description);

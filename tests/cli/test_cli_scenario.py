@@ -321,8 +321,8 @@ def test_hanami_acceptance_scenario(admin, tmp_path):
     cluster = cli.json("cluster", "create", "test_cluster", "--template", TEMPLATE)
     assert cluster["inputs"] == [{"name": "pixels", "width": 784}], cluster
     crud_round(cli, "cluster", cluster)
-    cli.problem("cluster", "get", "fail_cluster", expect=EXIT["invalid"], status=400,
-                kind="invalid-argument")  # not an id at all: 400, as in Hanami
+    # Not an id at all: Hanami answers 400; the CLI looks it up as a name and finds none.
+    cli.run("cluster", "get", "fail_cluster", expect=EXIT["not_found"])
 
     # Workflow: the cluster, both Fashion-MNIST splits as Debian ships them.
     cluster = cli.json("cluster", "create", "test_cluster", "--template", TEMPLATE)
@@ -404,3 +404,27 @@ def test_human_output_is_a_table(admin):
     header = done.stdout.splitlines()[0]
     assert header.split() == ["ID", "NAME", "ROLE", "CREATED"], done.stdout
     assert "\033[" not in done.stdout, "no ANSI codes when stdout is not a terminal"
+
+
+def test_names_stand_for_ids(admin, server, tmp_path):
+    """Every id argument of a named resource also takes its name; an unknown name is 5 and a
+    name that several visible items share is 8 (the id is needed then)."""
+    suffix = os.getpid()
+    first = admin.json("project", "create", f"names-a-{suffix}")
+    second = admin.json("project", "create", f"names-b-{suffix}")
+    assert admin.json("project", "get", f"names-a-{suffix}")["id"] == first["id"]
+    admin.run("project", "use", f"names-a-{suffix}")
+    cluster = admin.json("cluster", "create", "twin", "--template", TEMPLATE)
+    assert admin.json("cluster", "get", "twin")["id"] == cluster["id"]
+    assert admin.json("cluster", "rename", "twin", "single")["name"] == "single"
+    done = admin.run("cluster", "get", "no-such-cluster", expect=EXIT["not_found"])
+    assert "no cluster named 'no-such-cluster'" in done.stderr, done.stderr
+    admin.run("project", "use", second["id"])
+    admin.json("cluster", "create", "single", "--template", TEMPLATE)
+    # The admin sees both projects' clusters: the name is ambiguous.
+    done = admin.run("cluster", "get", "single", expect=EXIT["invalid"])
+    assert "give the id" in done.stderr, done.stderr
+    admin.run("cluster", "delete", cluster["id"])
+    admin.run("cluster", "delete", "single")  # now the only one of that name
+    names = [item["name"] for item in admin.json("cluster", "list", "--limit", "1000")["items"]]
+    assert "single" not in names, names
