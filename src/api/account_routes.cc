@@ -9,20 +9,7 @@
 namespace tendril::api {
 namespace {
 
-using service::PolicyRole;
-
-const std::vector<PolicyRole> kAdminOnly = {PolicyRole::kAdmin};
-const std::vector<PolicyRole> kSignedIn = {PolicyRole::kUser, PolicyRole::kMember,
-                                           PolicyRole::kProjectAdmin, PolicyRole::kAdmin};
-const std::vector<PolicyRole> kManagers = {PolicyRole::kProjectAdmin, PolicyRole::kAdmin};
-const std::vector<PolicyRole> kInProject = {PolicyRole::kMember, PolicyRole::kProjectAdmin,
-                                            PolicyRole::kAdmin};
-
 // --- Input ---------------------------------------------------------------------------------
-
-Field idInPath(std::string name, std::string what) {
-  return Field::string(std::move(name)).inPath().pattern(kUuidPattern).describe(std::move(what));
-}
 
 Field nameField(std::string what) {
   return Field::string("name")
@@ -41,10 +28,6 @@ Field passwordField() {
 Field roleField() {
   return Field::string("role").oneOf({std::string(store::roleName(store::Role::kMember)),
                                       std::string(store::roleName(store::Role::kProjectAdmin))});
-}
-
-std::string text(const Call& call, const char* key) {
-  return call.input.at(key).get<std::string>();
 }
 
 // --- Output --------------------------------------------------------------------------------
@@ -88,9 +71,9 @@ void addUserEndpoints(std::vector<Endpoint>& out, service::AccountService& accou
                   Field::boolean("is_admin").defaultsTo(false).describe("the global admin flag")};
   create.output = userOutput();
   create.handler = [&accounts](Call& call) -> Result<Reply> {
-    call.audit_target = text(call, "name");
+    call.audit_target = inputText(call, "name");
     Result<store::User> user =
-        accounts.createUser(call.principal, call.audit_target, text(call, "password"),
+        accounts.createUser(call.principal, call.audit_target, inputText(call, "password"),
                             call.input.at("is_admin").get<bool>());
     if (user.ok()) call.audit_target = user->id;
     return reply(user, userJson);
@@ -108,10 +91,10 @@ void addUserEndpoints(std::vector<Endpoint>& out, service::AccountService& accou
 
   Endpoint get = declare("GET", "/api/v1/users/{id}", "users.get", "Read a user", kSignedIn);
   get.description = "Admins read anyone; any other caller only themselves (403 otherwise).";
-  get.input = {idInPath("id", "the user's id")};
+  get.input = {uuidInPath("id", "the user's id")};
   get.output = userOutput();
   get.handler = [&accounts](Call& call) -> Result<Reply> {
-    return reply(accounts.getUser(call.principal, text(call, "id")), userJson);
+    return reply(accounts.getUser(call.principal, inputText(call, "id")), userJson);
   };
   out.push_back(std::move(get));
 
@@ -120,7 +103,7 @@ void addUserEndpoints(std::vector<Endpoint>& out, service::AccountService& accou
   update.description =
       "Fields not sent keep their value. A new password ends every session of the user. The "
       "admin flag of the last admin cannot be removed (409).";
-  update.input = {idInPath("id", "the user's id"),
+  update.input = {uuidInPath("id", "the user's id"),
                   Field::string("name")
                       .length(kMinNameLength, kMaxNameLength)
                       .pattern(kNamePattern)
@@ -129,7 +112,7 @@ void addUserEndpoints(std::vector<Endpoint>& out, service::AccountService& accou
                   Field::boolean("is_admin").describe("the global admin flag")};
   update.output = userOutput();
   update.handler = [&accounts](Call& call) -> Result<Reply> {
-    call.audit_target = text(call, "id");
+    call.audit_target = inputText(call, "id");
     service::UserChanges changes{optionalString(call.input, "name"),
                                  optionalString(call.input, "password"), std::nullopt};
     if (call.input.contains("is_admin")) changes.is_admin = call.input.at("is_admin").get<bool>();
@@ -142,9 +125,9 @@ void addUserEndpoints(std::vector<Endpoint>& out, service::AccountService& accou
   remove.description =
       "Their memberships and sessions go too; projects and keys they created stay. 409 for "
       "yourself and for the last admin.";
-  remove.input = {idInPath("id", "the user's id")};
+  remove.input = {uuidInPath("id", "the user's id")};
   remove.handler = [&accounts](Call& call) -> Result<Reply> {
-    call.audit_target = text(call, "id");
+    call.audit_target = inputText(call, "id");
     return noContent(accounts.deleteUser(call.principal, call.audit_target));
   };
   out.push_back(std::move(remove));
@@ -152,10 +135,10 @@ void addUserEndpoints(std::vector<Endpoint>& out, service::AccountService& accou
   Endpoint projects = declare("GET", "/api/v1/users/{id}/projects", "users.projects",
                               "The projects a user belongs to, with their role", kSignedIn);
   projects.description = "Admins, or the user themselves. Ordered by project name.";
-  projects.input = {idInPath("id", "the user's id")};
+  projects.input = {uuidInPath("id", "the user's id")};
   projects.output = itemsOutput("projects: id, name, created_by, created_at, role");
   projects.handler = [&accounts](Call& call) -> Result<Reply> {
-    return reply(accounts.projectsOfUser(call.principal, text(call, "id")),
+    return reply(accounts.projectsOfUser(call.principal, inputText(call, "id")),
                  asItems(projectWithRole));
   };
   out.push_back(std::move(projects));
@@ -169,7 +152,7 @@ void addProjectEndpoints(std::vector<Endpoint>& out, service::AccountService& ac
   create.input = {nameField("unique project name")};
   create.output = projectOutput();
   create.handler = [&accounts](Call& call) -> Result<Reply> {
-    call.audit_target = text(call, "name");
+    call.audit_target = inputText(call, "name");
     Result<store::Project> project = accounts.createProject(call.principal, call.audit_target);
     if (project.ok()) call.audit_target = project->id;
     return reply(project, plainProject);
@@ -192,10 +175,10 @@ void addProjectEndpoints(std::vector<Endpoint>& out, service::AccountService& ac
   Endpoint get =
       declare("GET", "/api/v1/projects/{id}", "projects.get", "Read a project", kSignedIn);
   get.description = "Admins and the project's members; 404 for anyone else.";
-  get.input = {idInPath("id", "the project's id")};
+  get.input = {uuidInPath("id", "the project's id")};
   get.output = projectOutput();
   get.handler = [&accounts](Call& call) -> Result<Reply> {
-    return reply(accounts.getProject(call.principal, text(call, "id")), plainProject);
+    return reply(accounts.getProject(call.principal, inputText(call, "id")), plainProject);
   };
   out.push_back(std::move(get));
 
@@ -204,11 +187,11 @@ void addProjectEndpoints(std::vector<Endpoint>& out, service::AccountService& ac
   remove.description =
       "409 while the project has members or API keys (the detail says how many), unless "
       "`cascade=true`, which deletes them with it.";
-  remove.input = {idInPath("id", "the project's id"),
+  remove.input = {uuidInPath("id", "the project's id"),
                   Field::boolean("cascade").inQuery().defaultsTo(false).describe(
                       "also delete the project's memberships, API keys and sessions")};
   remove.handler = [&accounts](Call& call) -> Result<Reply> {
-    call.audit_target = text(call, "id");
+    call.audit_target = inputText(call, "id");
     return noContent(accounts.deleteProject(call.principal, call.audit_target,
                                             call.input.at("cascade").get<bool>()));
   };
@@ -217,10 +200,11 @@ void addProjectEndpoints(std::vector<Endpoint>& out, service::AccountService& ac
   Endpoint members = declare("GET", "/api/v1/projects/{id}/members", "projects.members.list",
                              "List a project's members", kManagers);
   members.description = "Admins, or the project-admin acting in this project.";
-  members.input = {idInPath("id", "the project's id")};
+  members.input = {uuidInPath("id", "the project's id")};
   members.output = itemsOutput("memberships: project_id, user_id, user_name, role, created_at");
   members.handler = [&accounts](Call& call) -> Result<Reply> {
-    return reply(accounts.listMembers(call.principal, text(call, "id")), asItems(membershipJson));
+    return reply(accounts.listMembers(call.principal, inputText(call, "id")),
+                 asItems(membershipJson));
   };
   out.push_back(std::move(members));
 
@@ -228,14 +212,14 @@ void addProjectEndpoints(std::vector<Endpoint>& out, service::AccountService& ac
                          "Add a member, or change a member's role", kManagers);
   put.success_status = 200;
   put.description = "Admins, or the project-admin acting in this project. 404 for an unknown user.";
-  put.input = {idInPath("id", "the project's id"), idInPath("user_id", "the user's id"),
+  put.input = {uuidInPath("id", "the project's id"), uuidInPath("user_id", "the user's id"),
                roleField().required().describe("member or project-admin")};
   put.output = membershipOutput();
   put.handler = [&accounts](Call& call) -> Result<Reply> {
-    const std::string project_id = text(call, "id");
-    const std::string user_id = text(call, "user_id");
+    const std::string project_id = inputText(call, "id");
+    const std::string user_id = inputText(call, "user_id");
     call.audit_target = user_id;  // the membership acted on; the project is in the path
-    Result<store::Role> role = store::parseRole(text(call, "role"));
+    Result<store::Role> role = store::parseRole(inputText(call, "role"));
     if (!role.ok()) return role.status();
     return reply(accounts.setMember(call.principal, project_id, user_id, *role), membershipJson);
   };
@@ -244,10 +228,11 @@ void addProjectEndpoints(std::vector<Endpoint>& out, service::AccountService& ac
   Endpoint remove_member = declare("DELETE", "/api/v1/projects/{id}/members/{user_id}",
                                    "projects.members.delete", "Remove a member", kManagers);
   remove_member.description = "Admins, or the project-admin acting in this project.";
-  remove_member.input = {idInPath("id", "the project's id"), idInPath("user_id", "the user's id")};
+  remove_member.input = {uuidInPath("id", "the project's id"),
+                         uuidInPath("user_id", "the user's id")};
   remove_member.handler = [&accounts](Call& call) -> Result<Reply> {
-    const std::string project_id = text(call, "id");
-    const std::string user_id = text(call, "user_id");
+    const std::string project_id = inputText(call, "id");
+    const std::string user_id = inputText(call, "user_id");
     call.audit_target = user_id;  // the membership acted on; the project is in the path
     return noContent(accounts.removeMember(call.principal, project_id, user_id));
   };
@@ -263,7 +248,7 @@ void addApiKeyEndpoints(std::vector<Endpoint>& out, service::AccountService& acc
       "Admins, and the project-admin acting in the project, create keys of either role; a "
       "member acting in it, `member` keys only. The reply's `key` is the secret to send as "
       "X-API-Key; the server keeps only its SHA-256.";
-  create.input = {idInPath("id", "the project's id"), nameField("a label for the key"),
+  create.input = {uuidInPath("id", "the project's id"), nameField("a label for the key"),
                   roleField().defaultsTo("member").describe("the role the key acts with"),
                   Field::integer("expires_in_s")
                       .range(service::kMinApiKeyLifetimeS, service::kMaxApiKeyLifetimeS)
@@ -271,15 +256,15 @@ void addApiKeyEndpoints(std::vector<Endpoint>& out, service::AccountService& acc
   create.output = apiKeyOutput();
   create.output.push_back({"key", FieldType::kString, "the secret (tdk_...); shown only here"});
   create.handler = [&accounts](Call& call) -> Result<Reply> {
-    const std::string project_id = text(call, "id");
+    const std::string project_id = inputText(call, "id");
     call.audit_target = project_id;
-    Result<store::Role> role = store::parseRole(text(call, "role"));
+    Result<store::Role> role = store::parseRole(inputText(call, "role"));
     if (!role.ok()) return role.status();
     std::optional<int64_t> lifetime;
     if (call.input.contains("expires_in_s"))
       lifetime = call.input.at("expires_in_s").get<int64_t>();
     Result<service::CreatedApiKey> created =
-        accounts.createApiKey(call.principal, project_id, text(call, "name"), *role, lifetime);
+        accounts.createApiKey(call.principal, project_id, inputText(call, "name"), *role, lifetime);
     if (!created.ok()) return created.status();
     call.audit_target = created->key.id;
     nlohmann::json body = apiKeyJson(created->key);
@@ -293,10 +278,10 @@ void addApiKeyEndpoints(std::vector<Endpoint>& out, service::AccountService& acc
   list.description =
       "Admins and the project-admin see every key of the project; a member the keys they "
       "created. Revoked and expired keys are listed too.";
-  list.input = {idInPath("id", "the project's id")};
+  list.input = {uuidInPath("id", "the project's id")};
   list.output = itemsOutput("API keys (without secrets)");
   list.handler = [&accounts](Call& call) -> Result<Reply> {
-    return reply(accounts.listApiKeys(call.principal, text(call, "id")), asItems(apiKeyJson));
+    return reply(accounts.listApiKeys(call.principal, inputText(call, "id")), asItems(apiKeyJson));
   };
   out.push_back(std::move(list));
 
@@ -305,10 +290,11 @@ void addApiKeyEndpoints(std::vector<Endpoint>& out, service::AccountService& acc
   revoke.description =
       "Takes effect at once. Admins and the project-admin revoke any key of the project; a "
       "member their own (404 for others').";
-  revoke.input = {idInPath("id", "the project's id"), idInPath("key_id", "the key's id")};
+  revoke.input = {uuidInPath("id", "the project's id"), uuidInPath("key_id", "the key's id")};
   revoke.handler = [&accounts](Call& call) -> Result<Reply> {
-    call.audit_target = text(call, "key_id");
-    return noContent(accounts.revokeApiKey(call.principal, text(call, "id"), call.audit_target));
+    call.audit_target = inputText(call, "key_id");
+    return noContent(
+        accounts.revokeApiKey(call.principal, inputText(call, "id"), call.audit_target));
   };
   out.push_back(std::move(revoke));
 }

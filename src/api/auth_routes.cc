@@ -11,8 +11,6 @@ using service::PolicyRole;
 const std::vector<PolicyRole> kEveryone = {PolicyRole::kAnonymous, PolicyRole::kUser,
                                            PolicyRole::kMember, PolicyRole::kProjectAdmin,
                                            PolicyRole::kAdmin};
-const std::vector<PolicyRole> kLoggedIn = {PolicyRole::kUser, PolicyRole::kMember,
-                                           PolicyRole::kProjectAdmin, PolicyRole::kAdmin};
 
 nlohmann::json nullableText(const std::string& text) {
   return text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text);
@@ -141,7 +139,7 @@ void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
   out.push_back(std::move(refresh));
 
   Endpoint logout = declare("POST", "/api/v1/auth/logout", "auth.logout",
-                            "End the current session (or every session with `all`)", kLoggedIn);
+                            "End the current session (or every session with `all`)", kSignedIn);
   logout.success_status = 204;
   logout.input = {Field::string("refresh_token").length(1, 256).secret(),
                   Field::boolean("all").defaultsTo(false).describe("end every session")};
@@ -161,7 +159,7 @@ void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
   out.push_back(std::move(logout));
 
   Endpoint whoami = declare("GET", "/api/v1/auth/whoami", "auth.whoami",
-                            "Who the credentials belong to, and their projects", kLoggedIn);
+                            "Who the credentials belong to, and their projects", kSignedIn);
   whoami.output = {
       {"user", FieldType::kObject, "id, name, is_admin"},
       {"project_id", FieldType::kString, "the current project", true},
@@ -196,7 +194,7 @@ void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
 
   Endpoint switch_project =
       declare("POST", "/api/v1/auth/switch", "auth.switch",
-              "Open a session in another project (the current one ends)", kLoggedIn);
+              "Open a session in another project (the current one ends)", kSignedIn);
   switch_project.success_status = 200;  // a session, not a created resource
   switch_project.input = {projectIdField().required()};
   switch_project.output = sessionOutput();
@@ -210,7 +208,7 @@ void addAuthEndpoints(std::vector<Endpoint>& out, service::AuthService& auth,
   out.push_back(std::move(switch_project));
 
   Endpoint password = declare("POST", "/api/v1/auth/password", "auth.password",
-                              "Change your own password (your other sessions end)", kLoggedIn);
+                              "Change your own password (your other sessions end)", kSignedIn);
   password.success_status = 204;
   password.input = {passwordField("current_password"), passwordField("new_password")};
   password.handler = [&auth](Call& call) -> Result<Reply> {

@@ -12,14 +12,7 @@
 namespace tendril::api {
 namespace {
 
-using service::PolicyRole;
-
-const std::vector<PolicyRole> kInProject = {PolicyRole::kMember, PolicyRole::kProjectAdmin,
-                                            PolicyRole::kAdmin};
-
-Field checkpointId() {
-  return Field::string("id").inPath().pattern(kUuidPattern).describe("the checkpoint's id");
-}
+Field checkpointId() { return uuidInPath("id", "the checkpoint's id"); }
 
 Field checkpointName() {
   return Field::string("name")
@@ -27,10 +20,6 @@ Field checkpointName() {
       .length(kMinNameLength, kMaxNameLength)
       .pattern(kNamePattern)
       .describe("unique among the project's checkpoints");
-}
-
-std::string text(const Call& call, const char* key) {
-  return call.input.at(key).get<std::string>();
 }
 
 nlohmann::json textOrNull(const std::string& value) {
@@ -112,7 +101,7 @@ void addCheckpointEndpoints(std::vector<Endpoint>& out, service::CheckpointServi
                  {"task", FieldType::kObject, "the task that writes it", false}};
   save.handler = [&checkpoints](Call& call) -> Result<Reply> {
     Result<service::CheckpointSave> saved =
-        checkpoints.save(call.principal, text(call, "cluster_id"), text(call, "name"));
+        checkpoints.save(call.principal, inputText(call, "cluster_id"), inputText(call, "name"));
     if (!saved.ok()) return saved.status();
     call.audit_target = saved->checkpoint.id;
     return Reply({{"checkpoint", checkpointJson(saved->checkpoint)},
@@ -142,7 +131,7 @@ void addCheckpointEndpoints(std::vector<Endpoint>& out, service::CheckpointServi
   get.input = {checkpointId()};
   get.output = checkpointOutput();
   get.handler = [&checkpoints](Call& call) -> Result<Reply> {
-    return checkpointReply(checkpoints, checkpoints.get(call.principal, text(call, "id")));
+    return checkpointReply(checkpoints, checkpoints.get(call.principal, inputText(call, "id")));
   };
   out.push_back(std::move(get));
 
@@ -154,7 +143,7 @@ void addCheckpointEndpoints(std::vector<Endpoint>& out, service::CheckpointServi
   download.input = {checkpointId()};
   download.handler = [&checkpoints](Call& call) -> Result<Reply> {
     Result<service::CheckpointDownload> file =
-        checkpoints.download(call.principal, text(call, "id"));
+        checkpoints.download(call.principal, inputText(call, "id"));
     if (!file.ok()) return file.status();
     return fileReply(file->file, "application/octet-stream", file->filename);
   };
@@ -177,8 +166,8 @@ void addCheckpointEndpoints(std::vector<Endpoint>& out, service::CheckpointServi
   upload.output = checkpointOutput();
   upload.handler = [&checkpoints](Call& call) -> Result<Reply> {
     Result<store::Resource> row =
-        checkpoints.beginUpload(call.principal, text(call, "name"),
-                                call.input.at("size").get<uint64_t>(), text(call, "sha256"));
+        checkpoints.beginUpload(call.principal, inputText(call, "name"),
+                                call.input.at("size").get<uint64_t>(), inputText(call, "sha256"));
     if (row.ok()) call.audit_target = row->id;
     return checkpointReply(checkpoints, row);
   };
@@ -201,7 +190,7 @@ void addCheckpointEndpoints(std::vector<Endpoint>& out, service::CheckpointServi
   data.handler = [&checkpoints](Call& call) -> Result<Reply> {
     const std::string& body = call.request.body;
     Result<service::CheckpointUploadProgress> progress = checkpoints.appendUpload(
-        call.principal, text(call, "id"), call.input.at("offset").get<uint64_t>(),
+        call.principal, inputText(call, "id"), call.input.at("offset").get<uint64_t>(),
         std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
     if (!progress.ok()) return progress.status();
     return Reply({{"size", progress->size}, {"received", progress->received}});
@@ -219,7 +208,7 @@ void addCheckpointEndpoints(std::vector<Endpoint>& out, service::CheckpointServi
   finalize.output = checkpointOutput();
   finalize.handler = [&checkpoints](Call& call) -> Result<Reply> {
     return checkpointReply(checkpoints,
-                           checkpoints.finalizeUpload(call.principal, text(call, "id")));
+                           checkpoints.finalizeUpload(call.principal, inputText(call, "id")));
   };
   out.push_back(std::move(finalize));
 
@@ -228,7 +217,7 @@ void addCheckpointEndpoints(std::vector<Endpoint>& out, service::CheckpointServi
   remove.description = "409 while it is being saved or a queued or running restore reads it.";
   remove.input = {checkpointId()};
   remove.handler = [&checkpoints](Call& call) -> Result<Reply> {
-    TENDRIL_RETURN_IF_ERROR(checkpoints.remove(call.principal, text(call, "id")));
+    TENDRIL_RETURN_IF_ERROR(checkpoints.remove(call.principal, inputText(call, "id")));
     return Reply();
   };
   out.push_back(std::move(remove));

@@ -11,19 +11,13 @@
 namespace tendril::api {
 namespace {
 
-using service::PolicyRole;
-
 // Clusters belong to a project: callers acting in one (and admins).
-const std::vector<PolicyRole> kInProject = {PolicyRole::kMember, PolicyRole::kProjectAdmin,
-                                            PolicyRole::kAdmin};
 
 // Bytes of template text a create accepts (engine::TemplateLimits::max_text_bytes checks the
 // same bound in bytes; this one is in characters, so that the declaration documents it).
 constexpr size_t kMaxTemplateLength = size_t{1} << 20;
 
-Field clusterId() {
-  return Field::string("id").inPath().pattern(kUuidPattern).describe("the cluster's id");
-}
+Field clusterId() { return uuidInPath("id", "the cluster's id"); }
 
 Field clusterName(std::string what) {
   return Field::string("name")
@@ -31,10 +25,6 @@ Field clusterName(std::string what) {
       .length(kMinNameLength, kMaxNameLength)
       .pattern(kNamePattern)
       .describe(std::move(what));
-}
-
-std::string text(const Call& call, const char* key) {
-  return call.input.at(key).get<std::string>();
 }
 
 nlohmann::json portsJson(const std::vector<engine::Port>& ports) {
@@ -113,7 +103,7 @@ void addClusterEndpoints(std::vector<Endpoint>& out, service::ClusterService& cl
   create.output = clusterOutput();
   create.handler = [&clusters](Call& call) -> Result<Reply> {
     Result<service::ClusterView> cluster =
-        clusters.create(call.principal, text(call, "name"), text(call, "template"));
+        clusters.create(call.principal, inputText(call, "name"), inputText(call, "template"));
     if (cluster.ok()) call.audit_target = cluster->row.id;
     return clusterReply(cluster);
   };
@@ -134,7 +124,7 @@ void addClusterEndpoints(std::vector<Endpoint>& out, service::ClusterService& cl
   get.input = {clusterId()};
   get.output = clusterOutput();
   get.handler = [&clusters](Call& call) -> Result<Reply> {
-    return clusterReply(clusters.view(call.principal, text(call, "id")));
+    return clusterReply(clusters.view(call.principal, inputText(call, "id")));
   };
   out.push_back(std::move(get));
 
@@ -144,7 +134,8 @@ void addClusterEndpoints(std::vector<Endpoint>& out, service::ClusterService& cl
   rename.input = {clusterId(), clusterName("the new name, unique in the project")};
   rename.output = clusterOutput();
   rename.handler = [&clusters](Call& call) -> Result<Reply> {
-    return clusterReply(clusters.rename(call.principal, text(call, "id"), text(call, "name")));
+    return clusterReply(
+        clusters.rename(call.principal, inputText(call, "id"), inputText(call, "name")));
   };
   out.push_back(std::move(rename));
 
@@ -156,7 +147,7 @@ void addClusterEndpoints(std::vector<Endpoint>& out, service::ClusterService& cl
       "stay; their cluster_id keeps naming the deleted cluster.";
   remove.input = {clusterId()};
   remove.handler = [&clusters](Call& call) -> Result<Reply> {
-    TENDRIL_RETURN_IF_ERROR(clusters.remove(call.principal, text(call, "id")));
+    TENDRIL_RETURN_IF_ERROR(clusters.remove(call.principal, inputText(call, "id")));
     return Reply();
   };
   out.push_back(std::move(remove));
@@ -171,7 +162,8 @@ void addClusterEndpoints(std::vector<Endpoint>& out, service::ClusterService& cl
       {"text", FieldType::kString, "the template as sent at create", false},
       {"json", FieldType::kObject, "the template as JSON, every setting included", false}};
   tmpl.handler = [&clusters](Call& call) -> Result<Reply> {
-    Result<service::ClusterTemplate> found = clusters.templateOf(call.principal, text(call, "id"));
+    Result<service::ClusterTemplate> found =
+        clusters.templateOf(call.principal, inputText(call, "id"));
     if (!found.ok()) return found.status();
     return Reply({{"text", found->text},
                   {"json", nlohmann::json::parse(data::templateToJson(found->tmpl))}});
@@ -191,8 +183,8 @@ void addClusterEndpoints(std::vector<Endpoint>& out, service::ClusterService& cl
                                     .describe("a ready checkpoint of the same template")};
   restore.output = {{"id", FieldType::kString, "the restore task (see Tasks)", false}};
   restore.handler = [&checkpoints](Call& call) -> Result<Reply> {
-    Result<store::Resource> task =
-        checkpoints.restore(call.principal, text(call, "id"), text(call, "checkpoint_id"));
+    Result<store::Resource> task = checkpoints.restore(call.principal, inputText(call, "id"),
+                                                       inputText(call, "checkpoint_id"));
     if (!task.ok()) return task.status();
     return Reply(service::taskJson(*task));
   };

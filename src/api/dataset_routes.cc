@@ -13,25 +13,16 @@ namespace tendril::api {
 namespace {
 
 using nlohmann::json;
-using service::PolicyRole;
 
-const std::vector<PolicyRole> kInProject = {PolicyRole::kMember, PolicyRole::kProjectAdmin,
-                                            PolicyRole::kAdmin};
 const std::vector<std::string> kPartNames = {"images", "labels", "table"};
 
-Field idInPath() {
-  return Field::string("id").inPath().pattern(kUuidPattern).describe("the dataset's id");
-}
+Field idInPath() { return uuidInPath("id", "the dataset's id"); }
 
 Field partInPath() {
   return Field::string("part")
       .inPath()
       .oneOf(kPartNames)
       .describe("idx: images or labels; csv: table");
-}
-
-std::string text(const Call& call, const char* key) {
-  return call.input.at(key).get<std::string>();
 }
 
 json nullable(bool known, json value) { return known ? std::move(value) : json(nullptr); }
@@ -85,11 +76,11 @@ void addCreate(std::vector<Endpoint>& out, service::DatasetService& datasets) {
   };
   create.output = datasetOutput();
   create.handler = [&datasets](Call& call) -> Result<Reply> {
-    call.audit_target = text(call, "name");
+    call.audit_target = inputText(call, "name");
     Result<std::vector<service::PartDeclaration>> parts = partsOf(call.input.at("parts"));
     if (!parts.ok()) return parts.status();
-    service::DatasetRequest request{text(call, "name"), text(call, "format"), std::move(*parts),
-                                    std::nullopt};
+    service::DatasetRequest request{inputText(call, "name"), inputText(call, "format"),
+                                    std::move(*parts), std::nullopt};
     if (call.input.contains("classes")) request.classes = call.input.at("classes").get<uint32_t>();
     Result<service::Dataset> dataset = datasets.create(call.principal, request);
     if (dataset.ok()) call.audit_target = dataset->row.id;
@@ -121,8 +112,8 @@ void addPartEndpoints(std::vector<Endpoint>& out, service::DatasetService& datas
                 {"size", FieldType::kInteger, "declared bytes"},
                 {"received", FieldType::kInteger, "bytes received so far"}};
   put.handler = [&datasets](Call& call) -> Result<Reply> {
-    const std::string id = text(call, "id");
-    const std::string part = text(call, "part");
+    const std::string id = inputText(call, "id");
+    const std::string part = inputText(call, "part");
     const std::string& body = call.request.body;
     Result<service::DatasetPart> appended =
         datasets.appendPart(call.principal, id, part, call.input.at("offset").get<uint64_t>(),
@@ -152,7 +143,7 @@ void addPartEndpoints(std::vector<Endpoint>& out, service::DatasetService& datas
                 {"sha256", FieldType::kString, "the declared SHA-256"}};
   get.handler = [&datasets](Call& call) -> Result<Reply> {
     Result<service::DatasetPart> part =
-        datasets.partStatus(call.principal, text(call, "id"), text(call, "part"));
+        datasets.partStatus(call.principal, inputText(call, "id"), inputText(call, "part"));
     if (!part.ok()) return part.status();
     return Reply(datasetPartJson(*part, true));
   };
@@ -173,7 +164,7 @@ void addLifecycle(std::vector<Endpoint>& out, service::DatasetService& datasets)
   finalize.input = {idInPath()};
   finalize.output = datasetOutput();
   finalize.handler = [&datasets](Call& call) -> Result<Reply> {
-    return datasetReply(datasets.finalize(call.principal, text(call, "id")));
+    return datasetReply(datasets.finalize(call.principal, inputText(call, "id")));
   };
   out.push_back(std::move(finalize));
 
@@ -194,7 +185,7 @@ void addLifecycle(std::vector<Endpoint>& out, service::DatasetService& datasets)
   get.input = {idInPath()};
   get.output = datasetOutput();
   get.handler = [&datasets](Call& call) -> Result<Reply> {
-    return datasetReply(datasets.get(call.principal, text(call, "id")));
+    return datasetReply(datasets.get(call.principal, inputText(call, "id")));
   };
   out.push_back(std::move(get));
 
@@ -208,7 +199,7 @@ void addLifecycle(std::vector<Endpoint>& out, service::DatasetService& datasets)
                                     .oneOf(kPartNames)
                                     .describe("images, labels (idx) or table (csv)")};
   download.handler = [&datasets](Call& call) -> Result<Reply> {
-    const std::string id = text(call, "id");
+    const std::string id = inputText(call, "id");
     std::optional<std::string> part = optionalString(call.input, "part");
     if (!part) {
       Result<service::Dataset> dataset = datasets.get(call.principal, id);
@@ -229,9 +220,7 @@ void addLifecycle(std::vector<Endpoint>& out, service::DatasetService& datasets)
   remove.description = "409 while a queued or running task uses the dataset.";
   remove.input = {idInPath()};
   remove.handler = [&datasets](Call& call) -> Result<Reply> {
-    Status removed = datasets.remove(call.principal, text(call, "id"));
-    if (!removed.ok()) return removed;
-    return Reply();
+    return emptyReply(datasets.remove(call.principal, inputText(call, "id")));
   };
   out.push_back(std::move(remove));
 

@@ -9,8 +9,6 @@
 namespace tendril::api {
 namespace {
 
-using service::PolicyRole;
-
 service::DirectErrorKind describeError(Code code) {
   const ProblemKind kind = problemKindFor(code);
   return {kind.status, kind.type, kind.title};
@@ -57,13 +55,12 @@ class DirectSocket final : public WebSocketHandler {
 void addDirectEndpoints(std::vector<Endpoint>& out) {
   Endpoint direct = declareWebSocket(
       std::string(kDirectPath), "clusters.direct",
-      "WebSocket: request and train frames on one cluster",
-      {PolicyRole::kMember, PolicyRole::kProjectAdmin, PolicyRole::kAdmin},
+      "WebSocket: request and train frames on one cluster", kInProject,
       "Each text frame {\"id\", \"op\": \"request\"|\"train\", \"inputs\", \"expected\"} gets "
       "one JSON reply, each binary frame one binary reply, in order; errors are answered in the "
       "frame's encoding and keep the connection. The cluster must be visible to the caller (404 "
       "otherwise, before the handshake). Frames byte by byte: docs/api.md, Direct IO.");
-  direct.input = {Field::string("id").inPath().pattern(kUuidPattern).describe("the cluster's id")};
+  direct.input = {uuidInPath("id", "the cluster's id")};
   out.push_back(std::move(direct));
 }
 

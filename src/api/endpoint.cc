@@ -623,4 +623,17 @@ Reply fileReply(std::filesystem::path file, std::string content_type, std::strin
   return reply;
 }
 
+Field uuidInPath(std::string name, std::string what) {
+  return Field::string(std::move(name)).inPath().pattern(kUuidPattern).describe(std::move(what));
+}
+
+std::string inputText(const Call& call, const char* key) {
+  return call.input.at(key).get<std::string>();
+}
+
+Result<Reply> emptyReply(const Status& status) {
+  if (!status.ok()) return status;
+  return Reply();
+}
+
 }  // namespace tendril::api

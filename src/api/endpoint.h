@@ -208,6 +208,27 @@ struct Endpoint {
 Endpoint declare(std::string method, std::string path, std::string operation_id,
                  std::string summary, std::vector<service::PolicyRole> roles);
 
+// Role sets of the shipped default policy, shared by the route declarations: only admins; anyone
+// logged in (a project or not); a project's members, its admins and the admins; a project's
+// admins and the admins.
+inline const std::vector<service::PolicyRole> kAdminOnly = {service::PolicyRole::kAdmin};
+inline const std::vector<service::PolicyRole> kSignedIn = {
+    service::PolicyRole::kUser, service::PolicyRole::kMember, service::PolicyRole::kProjectAdmin,
+    service::PolicyRole::kAdmin};
+inline const std::vector<service::PolicyRole> kInProject = {
+    service::PolicyRole::kMember, service::PolicyRole::kProjectAdmin, service::PolicyRole::kAdmin};
+inline const std::vector<service::PolicyRole> kManagers = {service::PolicyRole::kProjectAdmin,
+                                                           service::PolicyRole::kAdmin};
+
+// A path field `name` holding a UUID, described as `what` ("the cluster's id").
+Field uuidInPath(std::string name, std::string what);
+
+// A validated call's string input `key` (one the declaration requires or defaults).
+std::string inputText(const Call& call, const char* key);
+
+// The reply of a call that answers without a body (a delete): its error, or the success status.
+Result<Reply> emptyReply(const Status& status);
+
 // A WebSocket route: GET `path`, served by a socket handler on upgrade. Its description gets the
 // shared sentence on connecting; a plain (non-upgrade) GET is answered 400.
 Endpoint declareWebSocket(std::string path, std::string operation_id, std::string summary,

@@ -7,28 +7,18 @@
 namespace tendril::api {
 namespace {
 
-using service::PolicyRole;
-
-const std::vector<PolicyRole> kAdminOnly = {PolicyRole::kAdmin};
-const std::vector<PolicyRole> kSignedIn = {PolicyRole::kUser, PolicyRole::kMember,
-                                           PolicyRole::kProjectAdmin, PolicyRole::kAdmin};
-
 // The four limits, in the order of the reply.
 constexpr const char* kLimits[] = {"clusters", "synapse_bytes", "dataset_bytes",
                                    "concurrent_tasks"};
 
-Field projectId() {
-  return Field::string("id").inPath().pattern(kUuidPattern).describe("the project's id");
-}
+Field projectId() { return uuidInPath("id", "the project's id"); }
 
 std::vector<OutputField> quotaOutput() {
   return {{"project_id", FieldType::kString, "the project", false},
           {"limits", FieldType::kObject,
-           "clusters, synapse_bytes, dataset_bytes, concurrent_tasks: the limits in force",
-           false},
+           "clusters, synapse_bytes, dataset_bytes, concurrent_tasks: the limits in force", false},
           {"usage", FieldType::kObject, "the same four: what the project uses now", false},
-          {"defaults", FieldType::kArray, "the names of the limits that are the defaults",
-           false}};
+          {"defaults", FieldType::kArray, "the names of the limits that are the defaults", false}};
 }
 
 // Applies `key` of the input to `limit`: absent leaves it, null resets it to the default.
@@ -70,8 +60,11 @@ void addQuotaEndpoints(std::vector<Endpoint>& out, service::Quotas& quotas,
       "default; limits not sent stay as they are.";
   set.input = {projectId()};
   for (const char* limit : kLimits) {
-    set.input.push_back(Field::integer(limit).range(0, INT64_MAX).nullable().describe(
-        std::string("the ") + limit + " limit; null: the default; not sent: unchanged"));
+    set.input.push_back(Field::integer(limit)
+                            .range(0, INT64_MAX)
+                            .nullable()
+                            .describe(std::string("the ") + limit +
+                                      " limit; null: the default; not sent: unchanged"));
   }
   set.output = quotaOutput();
   set.handler = [&quotas, &accounts](Call& call) -> Result<Reply> {

@@ -9,21 +9,8 @@ namespace tendril::api {
 namespace {
 
 using nlohmann::json;
-using service::PolicyRole;
 
-const std::vector<PolicyRole> kInProject = {PolicyRole::kMember, PolicyRole::kProjectAdmin,
-                                            PolicyRole::kAdmin};
-
-Field idInPath() {
-  return Field::string("id")
-      .inPath()
-      .pattern(kUuidPattern)
-      .describe("the result's id (its request task's id)");
-}
-
-std::string text(const Call& call, const char* key) {
-  return call.input.at(key).get<std::string>();
-}
+Field idInPath() { return uuidInPath("id", "the result's id (its request task's id)"); }
 
 std::vector<OutputField> resultOutput() {
   return {
@@ -55,7 +42,7 @@ void addReads(std::vector<Endpoint>& out, service::ResultService& results) {
   get.input = {idInPath()};
   get.output = resultOutput();
   get.handler = [&results](Call& call) -> Result<Reply> {
-    Result<service::ResultSummary> summary = results.get(call.principal, text(call, "id"));
+    Result<service::ResultSummary> summary = results.get(call.principal, inputText(call, "id"));
     if (!summary.ok()) return summary.status();
     return Reply(service::resultJson(*summary));
   };
@@ -77,9 +64,9 @@ void addReads(std::vector<Endpoint>& out, service::ResultService& results) {
       {"next_offset", FieldType::kInteger, "the offset of the next page; null on the last", true},
   };
   outputs.handler = [&results](Call& call) -> Result<Reply> {
-    Result<service::ResultRows> page =
-        results.outputs(call.principal, text(call, "id"), call.input.at("offset").get<uint64_t>(),
-                        call.input.at("limit").get<size_t>());
+    Result<service::ResultRows> page = results.outputs(call.principal, inputText(call, "id"),
+                                                       call.input.at("offset").get<uint64_t>(),
+                                                       call.input.at("limit").get<size_t>());
     if (!page.ok()) return page.status();
     json items = json::array();
     for (size_t i = 0; i < page->rows.size(); ++i) {
@@ -106,8 +93,8 @@ void addDownloadAndAccuracy(std::vector<Endpoint>& out, service::ResultService& 
                                     .defaultsTo("csv")
                                     .describe("csv or json")};
   download.handler = [&results](Call& call) -> Result<Reply> {
-    const std::string id = text(call, "id");
-    const bool csv = text(call, "format") == "csv";
+    const std::string id = inputText(call, "id");
+    const bool csv = inputText(call, "format") == "csv";
     Result<std::filesystem::path> file = results.exportFile(
         call.principal, id, csv ? service::ResultFormat::kCsv : service::ResultFormat::kJson);
     if (!file.ok()) return file.status();
@@ -138,8 +125,9 @@ void addDownloadAndAccuracy(std::vector<Endpoint>& out, service::ResultService& 
       {"within_0_1", FieldType::kNumber, "tables: fraction of samples all within 0.1"},
   };
   accuracy.handler = [&results](Call& call) -> Result<Reply> {
-    Result<service::ResultAccuracy> scored = results.accuracy(
-        call.principal, text(call, "id"), optionalString(call.input, "dataset_id").value_or(""));
+    Result<service::ResultAccuracy> scored =
+        results.accuracy(call.principal, inputText(call, "id"),
+                         optionalString(call.input, "dataset_id").value_or(""));
     if (!scored.ok()) return scored.status();
     return Reply(service::accuracyJson(*scored));
   };
@@ -149,9 +137,7 @@ void addDownloadAndAccuracy(std::vector<Endpoint>& out, service::ResultService& 
                             "Delete a result (its task stays)", kInProject);
   remove.input = {idInPath()};
   remove.handler = [&results](Call& call) -> Result<Reply> {
-    Status removed = results.remove(call.principal, text(call, "id"));
-    if (!removed.ok()) return removed;
-    return Reply();
+    return emptyReply(results.remove(call.principal, inputText(call, "id")));
   };
   out.push_back(std::move(remove));
 }

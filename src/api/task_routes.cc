@@ -9,23 +9,14 @@ namespace tendril::api {
 namespace {
 
 using nlohmann::json;
-using service::PolicyRole;
 
-const std::vector<PolicyRole> kInProject = {PolicyRole::kMember, PolicyRole::kProjectAdmin,
-                                            PolicyRole::kAdmin};
 // Bounds of the mapping object (a cluster has at most a few dozen ports; a table at most 65 536
 // columns, see data::CsvLimits).
 constexpr size_t kMaxMappedPorts = 256;
 constexpr size_t kMaxMappedColumns = 65536;
 constexpr size_t kMaxColumnNameBytes = 256;
 
-Field idInPath() {
-  return Field::string("id").inPath().pattern(kUuidPattern).describe("the task's id");
-}
-
-std::string text(const Call& call, const char* key) {
-  return call.input.at(key).get<std::string>();
-}
+Field idInPath() { return uuidInPath("id", "the task's id"); }
 
 Result<Reply> taskReply(const Result<store::Resource>& row) {
   if (!row.ok()) return row.status();
@@ -91,13 +82,13 @@ void addCreate(std::vector<Endpoint>& out, service::TaskService& tasks) {
   create.output = taskOutput();
   create.handler = [&tasks](Call& call) -> Result<Reply> {
     service::TaskCreate request;
-    request.type = text(call, "type");
-    request.cluster_id = text(call, "cluster_id");
-    request.dataset_id = text(call, "dataset_id");
+    request.type = inputText(call, "type");
+    request.cluster_id = inputText(call, "cluster_id");
+    request.dataset_id = inputText(call, "dataset_id");
     request.epochs = call.input.at("epochs").get<int64_t>();
     request.shuffle = call.input.at("shuffle").get<bool>();
     request.seed = call.input.at("seed").get<uint64_t>();
-    request.mode = text(call, "mode");
+    request.mode = inputText(call, "mode");
     request.name = optionalString(call.input, "name").value_or("");
     if (call.input.contains("mapping")) {
       Result<data::ColumnMapping> mapping = mappingOf(call.input.at("mapping"));
@@ -140,7 +131,7 @@ void addReads(std::vector<Endpoint>& out, service::TaskService& tasks) {
   get.input = {idInPath()};
   get.output = taskOutput();
   get.handler = [&tasks](Call& call) -> Result<Reply> {
-    return taskReply(tasks.get(call.principal, text(call, "id")));
+    return taskReply(tasks.get(call.principal, inputText(call, "id")));
   };
   out.push_back(std::move(get));
 
@@ -164,7 +155,7 @@ void addChanges(std::vector<Endpoint>& out, service::TaskService& tasks) {
   cancel.input = {idInPath()};
   cancel.output = taskOutput();
   cancel.handler = [&tasks](Call& call) -> Result<Reply> {
-    return taskReply(tasks.cancel(call.principal, text(call, "id")));
+    return taskReply(tasks.cancel(call.principal, inputText(call, "id")));
   };
   out.push_back(std::move(cancel));
 
@@ -173,9 +164,7 @@ void addChanges(std::vector<Endpoint>& out, service::TaskService& tasks) {
   remove.description = "409 while the task is queued or running (cancel it first).";
   remove.input = {idInPath()};
   remove.handler = [&tasks](Call& call) -> Result<Reply> {
-    Status removed = tasks.remove(call.principal, text(call, "id"));
-    if (!removed.ok()) return removed;
-    return Reply();
+    return emptyReply(tasks.remove(call.principal, inputText(call, "id")));
   };
   out.push_back(std::move(remove));
 }
